@@ -4,5 +4,6 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod time;
 
 pub use defer::{Deferred, Failure};
