@@ -22,7 +22,7 @@ fn fixture() -> (
     (queue, now, Rc::new(RefCell::new(Vec::new())))
 }
 
-fn logger(log: &Rc<RefCell<Vec<&'static str>>>, name: &'static str) -> Box<dyn FnOnce()> {
+fn logger(log: &Log, name: &'static str) -> Box<dyn FnOnce()> {
     let log = log.clone();
     Box::new(move || log.borrow_mut().push(name))
 }
