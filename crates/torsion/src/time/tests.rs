@@ -8,12 +8,10 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
+type Log = Rc<RefCell<Vec<&'static str>>>;
+
 /// A queue driven by a hand-moved clock, and a log of what ran.
-fn fixture() -> (
-    TimerQueue,
-    Rc<Cell<Duration>>,
-    Rc<RefCell<Vec<&'static str>>>,
-) {
+fn fixture() -> (TimerQueue, Rc<Cell<Duration>>, Log) {
     let now = Rc::new(Cell::new(Duration::ZERO));
     let queue = TimerQueue::new({
         let now = now.clone();
