@@ -4,6 +4,7 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod testing;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
