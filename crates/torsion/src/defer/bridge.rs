@@ -72,6 +72,11 @@ impl CancelHandle {
         }
     }
 
+    /// A handle for a Deferred that has nothing to cancel (it already has its result).
+    pub(crate) fn none() -> CancelHandle {
+        CancelHandle { chain: Weak::new() }
+    }
+
     /// Cancels the Deferred, if it is still there (see [`Deferred::cancel`]).
     pub fn cancel(&self) {
         if let Some(chain) = self.chain.upgrade() {
@@ -94,16 +99,17 @@ impl<T: 'static> IntoFuture for Deferred<T> {
     type IntoFuture = DeferredFuture<T>;
 
     fn into_future(self) -> DeferredFuture<T> {
-        let chain = Rc::downgrade(&self.chain);
         let d = match self.try_result() {
             Ok(result) => {
+                let slot = Rc::new(RefCell::new(Slot::Ready(result)));
                 return DeferredFuture {
-                    slot: Rc::new(RefCell::new(Slot::Ready(result))),
-                    chain,
-                }
+                    slot,
+                    chain: Weak::new(),
+                };
             }
             Err(d) => d,
         };
+        let chain = d.canceller().chain;
         let slot = Rc::new(RefCell::new(Slot::Waiting(None)));
         let weak = Rc::downgrade(&slot);
         d.add_both(move |result: Result<T, Failure>| {

@@ -151,23 +151,27 @@ impl Chain {
     {
         let outcome = {
             let mut s = self.state.borrow_mut();
-            let idle = s.called && !s.running && s.paused == 0 && !s.waiting && s.links.is_empty();
-            match s.result.take() {
-                Some(outcome) if idle => {
-                    s.running = true;
-                    outcome
+            if !s.called || s.running || s.paused > 0 || s.waiting || !s.links.is_empty() {
+                if s.links.capacity() == 0 {
+                    // Chains that get callbacks usually get several: grow once.
+                    s.links.reserve(8);
                 }
-                other => {
-                    s.result = other;
-                    s.links.push_back(Link::Call(Box::new(f), site));
-                    return;
+                s.links.push_back(Link::Call(Box::new(f), site));
+                return;
+            }
+            let Some(outcome) = s.result.take() else {
+                return; // Its result was handed to an outer chain: nothing can follow.
+            };
+            s.running = true;
+            outcome
+        };
+        match guarded(f, outcome, site).0 {
+            StepKind::Done(outcome) => run_from(self.clone(), outcome),
+            StepKind::Wait(inner) => {
+                if let Some(outcome) = self.wait_on(inner) {
+                    run_from(self.clone(), outcome);
                 }
             }
-        };
-        let step = guarded(f, outcome, site);
-        if self.settle(step) {
-            // The callback added links to its own chain while it ran: run them.
-            run(self.clone());
         }
     }
 
@@ -226,8 +230,9 @@ impl Chain {
     }
 
     /// Takes the result of a fired chain that has nothing left to run, so that a chain
-    /// waiting on it continues in the same loop instead of a nested call.
-    fn steal(&self) -> Option<Outcome> {
+    /// waiting on it continues in the same loop instead of a nested call; also how tests
+    /// and futures read a result synchronously.
+    pub(crate) fn take_result(&self) -> Option<Outcome> {
         let mut s = self.state.borrow_mut();
         if s.called && !s.running && s.paused == 0 && !s.waiting && s.links.is_empty() {
             s.result.take()
@@ -236,82 +241,107 @@ impl Chain {
         }
     }
 
-    /// Stores what a link produced; returns true when the chain should keep running.
-    fn settle(self: &Rc<Self>, step: Step) -> bool {
-        let outcome = match step.0 {
-            StepKind::Done(outcome) => outcome,
-            StepKind::Wait(inner) if Rc::ptr_eq(&inner, self) => Err(Failure::msg(
+    /// A link of this (running) chain returned `inner`: take its result if it has one,
+    /// else park this chain until `inner` hands its result over (`None`).
+    fn wait_on(self: &Rc<Self>, inner: Rc<Chain>) -> Option<Outcome> {
+        if Rc::ptr_eq(&inner, self) {
+            return Some(Err(Failure::msg(
                 "a callback returned the Deferred it was added to",
-            )),
-            StepKind::Wait(inner) => match inner.steal() {
-                Some(outcome) => outcome,
-                None => {
-                    {
-                        let mut s = self.state.borrow_mut();
-                        s.running = false;
-                        s.waiting = true;
-                        s.inner = Rc::downgrade(&inner);
-                    }
-                    inner
-                        .state
-                        .borrow_mut()
-                        .links
-                        .push_back(Link::Continue(self.clone()));
-                    return false;
-                }
-            },
-        };
-        let mut s = self.state.borrow_mut();
-        s.running = false;
-        s.result = Some(outcome);
-        !s.links.is_empty() && s.paused == 0
-    }
-
-    /// Takes the result for a consumer that reads it synchronously (tests, futures),
-    /// if the chain has fired and has nothing left to run.
-    pub(crate) fn take_result(&self) -> Option<Outcome> {
-        self.steal()
+            )));
+        }
+        if let Some(outcome) = inner.take_result() {
+            return Some(outcome);
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            s.running = false;
+            s.waiting = true;
+            s.inner = Rc::downgrade(&inner);
+        }
+        inner
+            .state
+            .borrow_mut()
+            .links
+            .push_back(Link::Continue(self.clone()));
+        None
     }
 }
 
-/// Runs chains until every ready link has run. A `Continue` link switches to the outer
-/// chain inside this same loop: this is the trampoline that lets 100,000 nested
-/// Deferreds fire without growing the stack.
-fn run(mut current: Rc<Chain>) {
+/// Runs a fired chain's links, if it is free to run.
+fn run(chain: Rc<Chain>) {
+    let outcome = {
+        let mut s = chain.state.borrow_mut();
+        if s.running || s.paused > 0 || s.waiting || !s.called || s.links.is_empty() {
+            return;
+        }
+        let Some(outcome) = s.result.take() else {
+            return; // Its result was handed on: nothing can run.
+        };
+        s.running = true;
+        outcome
+    };
+    run_from(chain, outcome);
+}
+
+/// Runs the links of `current`, which the caller marked running, starting with
+/// `outcome`. The result stays in a local between links (one borrow per link). A
+/// `Continue` link switches to the outer chain inside this same loop: this is the
+/// trampoline that lets 100,000 nested Deferreds fire without growing the stack.
+fn run_from(mut current: Rc<Chain>, mut outcome: Outcome) {
     loop {
-        let (link, outcome) = {
+        let link = {
             let mut s = current.state.borrow_mut();
-            if s.running || s.paused > 0 || s.waiting || !s.called {
-                return;
+            let next = if s.paused > 0 {
+                None
+            } else {
+                s.links.pop_front()
+            };
+            match next {
+                Some(link) => link,
+                None => {
+                    s.result = Some(outcome);
+                    s.running = false;
+                    return;
+                }
             }
-            let Some(link) = s.links.pop_front() else {
-                return;
-            };
-            let Some(outcome) = s.result.take() else {
-                // Only a chain whose result was handed on has none; it has no links left.
-                s.links.push_front(link);
-                return;
-            };
-            s.running = true;
-            (link, outcome)
         };
         match link {
-            Link::Call(f, site) => {
-                let step = guarded(f, outcome, site);
-                current.settle(step);
-            }
+            Link::Call(f, site) => match guarded(f, outcome, site).0 {
+                StepKind::Done(next) => outcome = next,
+                StepKind::Wait(inner) => match current.wait_on(inner) {
+                    Some(next) => outcome = next,
+                    None => return,
+                },
+            },
             Link::Continue(outer) => {
                 current.state.borrow_mut().running = false;
                 {
                     let mut o = outer.state.borrow_mut();
                     o.waiting = false;
                     o.inner = Weak::new();
-                    o.result = Some(outcome);
+                    // The outer chain runs on here unless something else holds it.
+                    if o.running || o.paused > 0 {
+                        o.result = Some(outcome);
+                        return;
+                    }
+                    o.running = true;
                 }
                 current = outer;
             }
         }
     }
+}
+
+/// Reports a failure that nobody handled, with where its Deferred was created.
+pub(crate) fn log_unhandled(failure: &Failure, created: Site) {
+    tracing::error!(
+        target: "torsion::defer",
+        created = %created,
+        failure = %failure,
+        failed_at = %failure.location(),
+        "unhandled error in Deferred: {failure} (Deferred created at {created}, failed at {})",
+        failure.location(),
+    );
 }
 
 /// Calls a link, turning a panic into a Failure that carries the panic's message and
@@ -327,23 +357,15 @@ impl Drop for Chain {
     fn drop(&mut self) {
         let s = self.state.get_mut();
         if let Some(Err(failure)) = s.result.take() {
-            tracing::error!(
-                target: "torsion::defer",
-                created = %self.created,
-                failure = %failure,
-                failed_at = %failure.location(),
-                "unhandled error in Deferred: {failure} (Deferred created at {}, failed at {})",
-                self.created,
-                failure.location(),
-            );
+            log_unhandled(&failure, self.created);
         }
         // Drop pending links iteratively: a long chain of Continue links would otherwise
         // recurse once per nested Deferred when the outermost is dropped.
-        let mut pending: Vec<Link> = s.links.drain(..).collect();
-        while let Some(link) = pending.pop() {
+        let mut nested: Vec<Link> = Vec::new();
+        while let Some(link) = s.links.pop_front().or_else(|| nested.pop()) {
             if let Link::Continue(outer) = link {
                 if let Ok(mut chain) = Rc::try_unwrap(outer) {
-                    pending.extend(chain.state.get_mut().links.drain(..));
+                    nested.extend(chain.state.get_mut().links.drain(..));
                     // `chain` drops here with no links left, so its drop cannot recurse.
                 }
             }

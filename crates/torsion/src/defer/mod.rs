@@ -76,8 +76,20 @@ pub use sync::{
 /// This handle is the chain's tail: adding a callback consumes it and gives the handle
 /// for the new tail, typed by what that callback returns. See the [module docs](self).
 pub struct Deferred<T> {
-    chain: Rc<Chain>,
-    _holds: PhantomData<T>,
+    repr: Repr<T>,
+}
+
+/// A Deferred is either a chain that something will fire, or (made by [`succeed`],
+/// [`fail`], or callbacks run on those) a result already known, held typed and inline:
+/// no chain, no allocation, and callbacks added to it run at once.
+enum Repr<T> {
+    Fired {
+        result: Result<T, Failure>,
+        created: &'static Location<'static>,
+    },
+    Chain(Rc<Chain>),
+    /// Moved out by a method that consumed the Deferred.
+    Gone,
 }
 
 /// The handle that fires a Deferred: the typed start of its chain.
@@ -95,6 +107,8 @@ pub trait IntoStep: 'static {
     type Output: 'static;
     #[doc(hidden)]
     fn into_step(self, spare: Option<Value>) -> Step;
+    #[doc(hidden)]
+    fn into_deferred(self, created: &'static Location<'static>) -> Deferred<Self::Output>;
 }
 
 impl<U: 'static> IntoStep for Result<U, Failure> {
@@ -105,13 +119,52 @@ impl<U: 'static> IntoStep for Result<U, Failure> {
             None => Value::new(u),
         })))
     }
+    fn into_deferred(self, created: &'static Location<'static>) -> Deferred<U> {
+        Deferred {
+            repr: Repr::Fired {
+                result: self,
+                created,
+            },
+        }
+    }
 }
 
 impl<U: 'static> IntoStep for Deferred<U> {
     type Output = U;
-    fn into_step(self, _spare: Option<Value>) -> Step {
-        Step(StepKind::Wait(self.chain))
+    fn into_step(self, spare: Option<Value>) -> Step {
+        match self.into_repr() {
+            Repr::Chain(chain) => Step(StepKind::Wait(chain)),
+            Repr::Fired { result, .. } => result.into_step(spare),
+            Repr::Gone => Step(StepKind::Done(Err(gone()))),
+        }
     }
+    fn into_deferred(self, _created: &'static Location<'static>) -> Deferred<U> {
+        self
+    }
+}
+
+/// Runs a callback on a known result, turning a panic into a failure located where the
+/// callback was added.
+fn run_inline<R: IntoStep>(
+    f: impl FnOnce() -> R,
+    site: &'static Location<'static>,
+    created: &'static Location<'static>,
+) -> Deferred<R::Output> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.into_deferred(created),
+        Err(payload) => Deferred {
+            repr: Repr::Fired {
+                result: Err(Failure::from_panic_at(payload, site)),
+                created,
+            },
+        },
+    }
+}
+
+/// The failure of a Deferred used after it was consumed: unreachable through the
+/// public API (every consuming method takes `self`), reported rather than panicking.
+fn gone() -> Failure {
+    Failure::msg("torsion bug: Deferred used after it was consumed")
 }
 
 impl<T: 'static> Deferred<T> {
@@ -145,17 +198,21 @@ impl<T: 'static> Deferred<T> {
         };
         (
             Deferred {
-                chain,
-                _holds: PhantomData,
+                repr: Repr::Chain(chain),
             },
             resolver,
         )
     }
 
-    fn view<U>(chain: Rc<Chain>) -> Deferred<U> {
+    /// Takes the representation out; the emptied handle's drop does nothing.
+    fn into_repr(mut self) -> Repr<T> {
+        std::mem::replace(&mut self.repr, Repr::Gone)
+    }
+
+    /// A known result, retyped: a failure passing by callbacks that will not run.
+    fn fired<U>(result: Result<U, Failure>, created: &'static Location<'static>) -> Deferred<U> {
         Deferred {
-            chain,
-            _holds: PhantomData,
+            repr: Repr::Fired { result, created },
         }
     }
 
@@ -166,17 +223,33 @@ impl<T: 'static> Deferred<T> {
         R: IntoStep,
         F: FnOnce(T) -> R + 'static,
     {
-        self.chain.add(
-            move |outcome: Outcome| match outcome {
-                Ok(mut value) => {
-                    let t = value.take::<T>();
-                    callback(t).into_step(Some(value))
+        let site = Location::caller();
+        match self.into_repr() {
+            Repr::Fired {
+                result: Ok(t),
+                created,
+            } => run_inline(move || callback(t), site, created),
+            Repr::Fired {
+                result: Err(f),
+                created,
+            } => Self::fired(Err(f), created),
+            Repr::Chain(chain) => {
+                chain.add(
+                    move |outcome: Outcome| match outcome {
+                        Ok(mut value) => {
+                            let t = value.take::<T>();
+                            callback(t).into_step(Some(value))
+                        }
+                        Err(failure) => Step(StepKind::Done(Err(failure))),
+                    },
+                    site,
+                );
+                Deferred {
+                    repr: Repr::Chain(chain),
                 }
-                Err(failure) => Step(StepKind::Done(Err(failure))),
-            },
-            Location::caller(),
-        );
-        Deferred::<T>::view(self.chain)
+            }
+            Repr::Gone => Self::fired(Err(gone()), site),
+        }
     }
 
     /// Adds an errback; a value passes by it untouched (Twisted's `addErrback`). Return
@@ -187,14 +260,30 @@ impl<T: 'static> Deferred<T> {
         R: IntoStep<Output = T>,
         F: FnOnce(Failure) -> R + 'static,
     {
-        self.chain.add(
-            move |outcome: Outcome| match outcome {
-                Ok(value) => Step(StepKind::Done(Ok(value))),
-                Err(failure) => errback(failure).into_step(None),
-            },
-            Location::caller(),
-        );
-        self
+        let site = Location::caller();
+        match self.into_repr() {
+            Repr::Fired {
+                result: Ok(t),
+                created,
+            } => Self::fired(Ok(t), created),
+            Repr::Fired {
+                result: Err(f),
+                created,
+            } => run_inline(move || errback(f), site, created),
+            Repr::Chain(chain) => {
+                chain.add(
+                    move |outcome: Outcome| match outcome {
+                        Ok(value) => Step(StepKind::Done(Ok(value))),
+                        Err(failure) => errback(failure).into_step(None),
+                    },
+                    site,
+                );
+                Deferred {
+                    repr: Repr::Chain(chain),
+                }
+            }
+            Repr::Gone => Self::fired(Err(gone()), site),
+        }
     }
 
     /// Adds a callback and an errback at the same level: exactly one of them runs, and
@@ -208,17 +297,33 @@ impl<T: 'static> Deferred<T> {
         F: FnOnce(T) -> R + 'static,
         G: FnOnce(Failure) -> E + 'static,
     {
-        self.chain.add(
-            move |outcome: Outcome| match outcome {
-                Ok(mut value) => {
-                    let t = value.take::<T>();
-                    callback(t).into_step(Some(value))
+        let site = Location::caller();
+        match self.into_repr() {
+            Repr::Fired {
+                result: Ok(t),
+                created,
+            } => run_inline(move || callback(t), site, created),
+            Repr::Fired {
+                result: Err(f),
+                created,
+            } => run_inline(move || errback(f), site, created),
+            Repr::Chain(chain) => {
+                chain.add(
+                    move |outcome: Outcome| match outcome {
+                        Ok(mut value) => {
+                            let t = value.take::<T>();
+                            callback(t).into_step(Some(value))
+                        }
+                        Err(failure) => errback(failure).into_step(None),
+                    },
+                    site,
+                );
+                Deferred {
+                    repr: Repr::Chain(chain),
                 }
-                Err(failure) => errback(failure).into_step(None),
-            },
-            Location::caller(),
-        );
-        Deferred::<T>::view(self.chain)
+            }
+            Repr::Gone => Self::fired(Err(gone()), site),
+        }
     }
 
     /// Adds one function as both callback and errback (Twisted's `addBoth`); it sees
@@ -229,17 +334,26 @@ impl<T: 'static> Deferred<T> {
         R: IntoStep,
         F: FnOnce(Result<T, Failure>) -> R + 'static,
     {
-        self.chain.add(
-            move |outcome: Outcome| match outcome {
-                Ok(mut value) => {
-                    let t = value.take::<T>();
-                    f(Ok(t)).into_step(Some(value))
+        let site = Location::caller();
+        match self.into_repr() {
+            Repr::Fired { result, created } => run_inline(move || f(result), site, created),
+            Repr::Chain(chain) => {
+                chain.add(
+                    move |outcome: Outcome| match outcome {
+                        Ok(mut value) => {
+                            let t = value.take::<T>();
+                            f(Ok(t)).into_step(Some(value))
+                        }
+                        Err(failure) => f(Err(failure)).into_step(None),
+                    },
+                    site,
+                );
+                Deferred {
+                    repr: Repr::Chain(chain),
                 }
-                Err(failure) => f(Err(failure)).into_step(None),
-            },
-            Location::caller(),
-        );
-        Deferred::<T>::view(self.chain)
+            }
+            Repr::Gone => Self::fired(Err(gone()), site),
+        }
     }
 
     /// Fires `other` with this chain's result when it arrives (Twisted's
@@ -254,34 +368,47 @@ impl<T: 'static> Deferred<T> {
 
     /// True once the Deferred has been fired (Twisted's `called`).
     pub fn called(&self) -> bool {
-        self.chain.called()
+        match &self.repr {
+            Repr::Chain(chain) => chain.called(),
+            Repr::Fired { .. } | Repr::Gone => true,
+        }
     }
 
     /// True while the chain is held by [`pause`](Deferred::pause) or waits on another
     /// Deferred.
     pub fn paused(&self) -> bool {
-        self.chain.paused()
+        match &self.repr {
+            Repr::Chain(chain) => chain.paused(),
+            Repr::Fired { .. } | Repr::Gone => false,
+        }
     }
 
     /// Stops running callbacks until as many [`unpause`](Deferred::unpause) calls.
-    pub fn pause(&self) {
-        self.chain.pause();
+    pub fn pause(&mut self) {
+        self.chain().pause();
     }
 
     /// Undoes one [`pause`](Deferred::pause); the chain runs on if it was fired.
-    pub fn unpause(&self) {
-        self.chain.unpause();
+    pub fn unpause(&mut self) {
+        if let Repr::Chain(chain) = &self.repr {
+            chain.unpause();
+        }
     }
 
     /// Cancels the Deferred (Twisted's `cancel`). See the [module docs](self).
     pub fn cancel(&self) {
-        self.chain.cancel();
+        if let Repr::Chain(chain) = &self.repr {
+            chain.cancel();
+        }
     }
 
     /// A handle that cancels this Deferred later, from wherever it is kept, without
     /// holding the chain alive.
     pub fn canceller(&self) -> CancelHandle {
-        CancelHandle::new(&self.chain)
+        match &self.repr {
+            Repr::Chain(chain) => CancelHandle::new(chain),
+            Repr::Fired { .. } | Repr::Gone => CancelHandle::none(),
+        }
     }
 
     /// Cancels the Deferred if it has not fired `timeout` from now on `clock`, failing
@@ -289,8 +416,11 @@ impl<T: 'static> Deferred<T> {
     /// with a value of its own wins: that value goes on.
     #[track_caller]
     pub fn add_timeout(self, timeout: Duration, clock: &dyn ReactorTime) -> Deferred<T> {
+        let target = match &self.repr {
+            Repr::Chain(chain) if !chain.called() || chain.paused() => Rc::downgrade(chain),
+            _ => return self, // Already has its result: nothing to time out.
+        };
         let fired_by_timer = Rc::new(std::cell::Cell::new(false));
-        let target = Rc::downgrade(&self.chain);
         let timer = clock.call_later(
             timeout,
             Box::new({
@@ -321,16 +451,50 @@ impl<T: 'static> Deferred<T> {
     /// Deferred back. Taking the result leaves the chain empty, so a failure taken
     /// here is handled (it will not be logged).
     pub fn try_result(self) -> Result<Result<T, Failure>, Deferred<T>> {
-        match self.chain.take_result() {
-            Some(Ok(mut value)) => Ok(Ok(value.take::<T>())),
-            Some(Err(failure)) => Ok(Err(failure)),
-            None => Err(self),
+        match self.into_repr() {
+            Repr::Fired { result, .. } => Ok(result),
+            Repr::Chain(chain) => match chain.take_result() {
+                Some(Ok(mut value)) => Ok(Ok(value.take::<T>())),
+                Some(Err(failure)) => Ok(Err(failure)),
+                None => Err(Deferred {
+                    repr: Repr::Chain(chain),
+                }),
+            },
+            Repr::Gone => Ok(Err(gone())),
         }
     }
 
     /// Where this Deferred was created.
     pub fn created(&self) -> &'static Location<'static> {
-        self.chain.created
+        match &self.repr {
+            Repr::Chain(chain) => chain.created,
+            Repr::Fired { created, .. } => created,
+            Repr::Gone => Location::caller(),
+        }
+    }
+
+    /// The chain, made from the known result if there was none yet.
+    fn chain(&mut self) -> Rc<Chain> {
+        let repr = std::mem::replace(&mut self.repr, Repr::Gone);
+        let chain = match repr {
+            Repr::Chain(chain) => chain,
+            Repr::Fired { result, created } => Chain::fired(created, result.map(Value::new)),
+            Repr::Gone => Chain::fired(Location::caller(), Err(gone())),
+        };
+        self.repr = Repr::Chain(chain.clone());
+        chain
+    }
+}
+
+impl<T> Drop for Deferred<T> {
+    fn drop(&mut self) {
+        if let Repr::Fired {
+            result: Err(failure),
+            created,
+        } = &self.repr
+        {
+            chain::log_unhandled(failure, created);
+        }
     }
 }
 
@@ -368,7 +532,22 @@ impl<T> Clone for Resolver<T> {
 
 impl<T> fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.chain, f)
+        match &self.repr {
+            Repr::Chain(chain) => fmt::Debug::fmt(&**chain, f),
+            Repr::Fired { result, created } => f
+                .debug_struct("Deferred")
+                .field(
+                    "state",
+                    &if result.is_ok() {
+                        "fired with a value"
+                    } else {
+                        "fired with a failure"
+                    },
+                )
+                .field("created", &format_args!("{created}"))
+                .finish(),
+            Repr::Gone => f.write_str("Deferred(consumed)"),
+        }
     }
 }
 
@@ -381,13 +560,23 @@ impl<T> fmt::Debug for Resolver<T> {
 /// A Deferred already fired with `value` (Twisted's `succeed`).
 #[track_caller]
 pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
-    Deferred::<T>::view(Chain::fired(Location::caller(), Ok(Value::new(value))))
+    Deferred {
+        repr: Repr::Fired {
+            result: Ok(value),
+            created: Location::caller(),
+        },
+    }
 }
 
 /// A Deferred already fired with a failure (Twisted's `fail`).
 #[track_caller]
 pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
-    Deferred::<T>::view(Chain::fired(Location::caller(), Err(failure.into())))
+    Deferred {
+        repr: Repr::Fired {
+            result: Err(failure.into()),
+            created: Location::caller(),
+        },
+    }
 }
 
 /// Calls `f` and wraps what it returns in a Deferred: a value, an error (or a panic) as a

@@ -274,10 +274,10 @@ fn firing_twice_is_already_called() {
 #[test]
 fn pause_holds_the_chain_until_as_many_unpauses() {
     let seen = log();
-    let (d, r) = Deferred::<i32>::new();
+    let (mut d, r) = Deferred::<i32>::new();
     d.pause();
     d.pause();
-    let d = d.add_callback({
+    let mut d = d.add_callback({
         let seen = seen.clone();
         move |n| {
             push(&seen, format!("ran {n}"));
@@ -366,6 +366,37 @@ fn a_hundred_thousand_nested_fired_deferreds_do_not_overflow_the_stack() {
         d = d.add_callback(|n| succeed(n + 1));
     }
     assert_eq!(value_of(d), 100_000);
+
+    // The same with real chains, fired by their resolvers before being returned.
+    let (start, fire) = Deferred::<u64>::new();
+    let mut d = start;
+    for _ in 0..100_000 {
+        d = d.add_callback(|n| {
+            let (inner, r) = Deferred::new();
+            r.callback(n + 1).unwrap();
+            inner
+        });
+    }
+    fire.callback(0).unwrap();
+    assert_eq!(value_of(d), 100_000);
+}
+
+#[test]
+fn pausing_a_known_result_holds_callbacks_added_after() {
+    let seen = log();
+    let mut d = succeed(1);
+    d.pause();
+    let mut d = d.add_callback({
+        let seen = seen.clone();
+        move |n| {
+            push(&seen, "ran");
+            Ok(n)
+        }
+    });
+    assert!(seen.borrow().is_empty());
+    d.unpause();
+    assert_eq!(*seen.borrow(), ["ran"]);
+    assert_eq!(value_of(d), 1);
 }
 
 #[test]
