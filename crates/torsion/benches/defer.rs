@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p torsion --bench defer`
 
+#![allow(missing_docs)] // criterion_group! generates undocumented public functions
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
