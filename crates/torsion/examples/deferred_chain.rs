@@ -15,9 +15,9 @@ fn to_upper(s: String) -> Result<String, Failure> {
     Ok(s.to_uppercase())
 }
 
-fn print_foo(foo: String) -> Result<String, Failure> {
-    println!("{foo}");
-    Ok(foo)
+fn print_foo(text: String) -> Result<String, Failure> {
+    println!("{text}");
+    Ok(text)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

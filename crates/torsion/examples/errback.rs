@@ -44,9 +44,9 @@ fn handle_error(error: Failure) -> Result<String, Failure> {
     Ok(format!("CAUGHT: {}", error.error_message()))
 }
 
-fn print_foo(foo: String) -> Result<String, Failure> {
-    println!("{foo}");
-    Ok(foo)
+fn print_foo(text: String) -> Result<String, Failure> {
+    println!("{text}");
+    Ok(text)
 }
 
 /// A callback, and an errback to run if something went wrong.
