@@ -4,6 +4,9 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod reactor;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
+pub use reactor::{Reactor, ReactorHandle};
+pub use time::DelayedCall;
