@@ -69,7 +69,9 @@ impl Watch {
     pub(crate) fn run<R>(&self, kind: Kind, site: CallSite, f: impl FnOnce() -> R) -> Option<R> {
         let started = self.threshold.map(|_| Instant::now());
         let result = catch_unwind(AssertUnwindSafe(f));
-        if let (Some(threshold), Some(started)) = (self.threshold, started) {
+        // A panic's time is mostly the panic hook's (a backtrace can take 100 ms): report
+        // the panic alone.
+        if let (Some(threshold), Some(started), true) = (self.threshold, started, result.is_ok()) {
             let held = started.elapsed();
             if held > threshold {
                 tracing::warn!(

@@ -19,27 +19,24 @@ use tracing::{
     span, Event, Level, Metadata, Subscriber,
 };
 
-/// Runs a test body once per readiness backend, as `NAME::mio` and `NAME::poll`.
+/// Runs each named test function `fn NAME(reactor: Reactor)` once per readiness backend,
+/// as the tests `NAME::mio` and `NAME::poll` (Twisted runs its suite on every reactor).
 #[macro_export]
 macro_rules! each_backend {
-    ($(#[$meta:meta])* fn $name:ident($reactor:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn mio() {
+                    super::$name($crate::support::reactor(torsion::reactor::Backend::Mio));
+                }
 
-            fn body($reactor: torsion::Reactor) $body
-
-            #[test]
-            fn mio() {
-                body($crate::support::reactor(torsion::reactor::Backend::Mio));
+                #[test]
+                fn poll() {
+                    super::$name($crate::support::reactor(torsion::reactor::Backend::Poll));
+                }
             }
-
-            #[test]
-            fn poll() {
-                body($crate::support::reactor(torsion::reactor::Backend::Poll));
-            }
-        }
+        )*
     };
 }
 
