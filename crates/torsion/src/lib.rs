@@ -5,6 +5,7 @@
 
 pub mod defer;
 pub mod reactor;
+pub mod testing;
 pub mod time;
 
 pub use defer::{Deferred, Failure};

@@ -1,9 +1,405 @@
-//! Deferred (placeholder while the chain is written).
+//! Deferreds: a promise of a value or a [`Failure`], with a chain of callbacks
+//! (Twisted's `twisted.internet.defer`).
+//!
+//! ```
+//! use torsion::defer::{Deferred, Failure};
+//!
+//! let (d, resolver) = Deferred::<String>::new();
+//! let shouted = d
+//!     .add_callback(|s: String| Ok(s.to_uppercase()))       // String -> String
+//!     .add_callback(|s: String| Ok(s.len()))                // String -> usize
+//!     .add_errback(|f: Failure| Ok(f.error_message().len())); // a failure becomes a usize too
+//! resolver.callback("yo, uppercase me!".to_owned()).unwrap();
+//! assert_eq!(shouted.try_result().ok().unwrap().ok(), Some(17));
+//! ```
+//!
+//! # The rules (Twisted's, exactly)
+//!
+//! - A Deferred holds a chain of (callback, errback) pairs and fires once, with a value
+//!   ([`Resolver::callback`]) or a failure ([`Resolver::errback`]); firing twice is the
+//!   error [`AlreadyCalled`].
+//! - A callback that returns `Ok(value)` passes the value on; one that returns `Err` or
+//!   panics switches the chain to errbacks. An errback that returns `Ok` switches back.
+//!   A panic becomes a [`Panicked`] failure carrying its message: it never unwinds into
+//!   the code that fired the Deferred.
+//! - A callback may return another `Deferred`: the chain pauses until that one fires, then
+//!   goes on with its result. Already-fired Deferreds nested 100,000 deep run in a loop,
+//!   not by recursion (Twisted's trampoline).
+//! - Callbacks added after firing run at once, in order. [`Deferred::pause`] and
+//!   [`Deferred::unpause`] hold and release the chain.
+//! - [`Deferred::cancel`] runs the canceller given at creation, else fails the chain with
+//!   [`Cancelled`]; a Deferred waiting on another cancels that one.
+//!   [`Deferred::add_timeout`] cancels after a delay on any [`ReactorTime`] clock and turns
+//!   the failure into [`TimedOut`].
+//! - A Deferred dropped while its chain ends in a failure logs it through `tracing`
+//!   (target `torsion::defer`), with where the Deferred was created: no failure is lost
+//!   silently.
+//!
+//! # Rust's types
+//!
+//! Twisted's maintainers say that, starting again, they would make `addCallback` return a
+//! new Deferred, so a type checker can follow a chain as it changes type (twisted#11772).
+//! torsion does that: [`add_callback`](Deferred::add_callback) consumes a `Deferred<T>`
+//! and gives a `Deferred<U>`. Whoever fires the chain keeps the [`Resolver<T>`] for its
+//! start, made with the Deferred by [`Deferred::new`]. Nobody ever downcasts a result.
+//!
+//! A callback returns `Result<U, Failure>` (any `std::error::Error` converts with `?`) or
+//! a `Deferred<U>` to wait for. A `Deferred<T>` is awaitable (its output is
+//! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
+//!
+//! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
 
-/// A promise of a value of type `T` or a [`Failure`].
-#[derive(Debug)]
-pub struct Deferred<T>(std::marker::PhantomData<T>);
+mod bridge;
+mod chain;
+mod failure;
+mod list;
+mod sync;
 
-/// Any error, with where it was created.
-#[derive(Debug)]
-pub struct Failure;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::time::ReactorTime;
+use chain::{Chain, Outcome, Step, StepKind, Value};
+
+pub use bridge::{track_awaits, CancelHandle, DeferredFuture};
+pub use failure::{AlreadyCalled, Cancelled, Failure, Message, Panicked, TimedOut};
+pub use list::{gather_results, DeferredList, FirstError, FirstSuccessList, ListResult};
+pub use sync::{
+    DeferredLock, DeferredQueue, DeferredSemaphore, QueueOverflow, QueueUnderflow, ReleasedTooOften,
+};
+
+/// A promise of a `T` or a [`Failure`], with a chain of callbacks (Twisted's `Deferred`).
+///
+/// This handle is the chain's tail: adding a callback consumes it and gives the handle
+/// for the new tail, typed by what that callback returns. See the [module docs](self).
+pub struct Deferred<T> {
+    chain: Rc<Chain>,
+    _holds: PhantomData<T>,
+}
+
+/// The handle that fires a Deferred: the typed start of its chain.
+///
+/// Clones fire the same Deferred; the second firing is [`AlreadyCalled`].
+pub struct Resolver<T> {
+    chain: Rc<Chain>,
+    _takes: PhantomData<fn(T)>,
+}
+
+/// What a callback may return: `Result<U, Failure>` to go on with a `U` (or fail), or a
+/// `Deferred<U>` to wait for.
+pub trait IntoStep: 'static {
+    /// The type the chain holds after the callback.
+    type Output: 'static;
+    #[doc(hidden)]
+    fn into_step(self, spare: Option<Value>) -> Step;
+}
+
+impl<U: 'static> IntoStep for Result<U, Failure> {
+    type Output = U;
+    fn into_step(self, spare: Option<Value>) -> Step {
+        Step(StepKind::Done(self.map(|u| match spare {
+            Some(value) => value.put(u),
+            None => Value::new(u),
+        })))
+    }
+}
+
+impl<U: 'static> IntoStep for Deferred<U> {
+    type Output = U;
+    fn into_step(self, _spare: Option<Value>) -> Step {
+        Step(StepKind::Wait(self.chain))
+    }
+}
+
+impl<T: 'static> Deferred<T> {
+    /// A new, unfired Deferred and the resolver that fires it.
+    #[track_caller]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> (Deferred<T>, Resolver<T>) {
+        Deferred::from_chain(Chain::new(Location::caller(), None))
+    }
+
+    /// Like [`new`](Deferred::new), with a canceller that [`cancel`](Deferred::cancel)
+    /// runs before the chain fails with [`Cancelled`]. The canceller may fire the
+    /// Deferred itself (with its own value or failure) through the resolver it is given.
+    #[track_caller]
+    pub fn with_canceller(
+        canceller: impl FnOnce(&Resolver<T>) + 'static,
+    ) -> (Deferred<T>, Resolver<T>) {
+        let canceller = Box::new(move |chain: &Rc<Chain>| {
+            canceller(&Resolver {
+                chain: chain.clone(),
+                _takes: PhantomData,
+            });
+        });
+        Deferred::from_chain(Chain::new(Location::caller(), Some(canceller)))
+    }
+
+    fn from_chain(chain: Rc<Chain>) -> (Deferred<T>, Resolver<T>) {
+        let resolver = Resolver {
+            chain: chain.clone(),
+            _takes: PhantomData,
+        };
+        (
+            Deferred {
+                chain,
+                _holds: PhantomData,
+            },
+            resolver,
+        )
+    }
+
+    fn view<U>(chain: Rc<Chain>) -> Deferred<U> {
+        Deferred {
+            chain,
+            _holds: PhantomData,
+        }
+    }
+
+    /// Adds a callback; a failure passes by it untouched (Twisted's `addCallback`).
+    #[track_caller]
+    pub fn add_callback<R, F>(self, callback: F) -> Deferred<R::Output>
+    where
+        R: IntoStep,
+        F: FnOnce(T) -> R + 'static,
+    {
+        self.chain.add(
+            move |outcome: Outcome| match outcome {
+                Ok(mut value) => {
+                    let t = value.take::<T>();
+                    callback(t).into_step(Some(value))
+                }
+                Err(failure) => Step(StepKind::Done(Err(failure))),
+            },
+            Location::caller(),
+        );
+        Deferred::<T>::view(self.chain)
+    }
+
+    /// Adds an errback; a value passes by it untouched (Twisted's `addErrback`). Return
+    /// `Ok` to recover, `Err` to keep failing.
+    #[track_caller]
+    pub fn add_errback<R, F>(self, errback: F) -> Deferred<T>
+    where
+        R: IntoStep<Output = T>,
+        F: FnOnce(Failure) -> R + 'static,
+    {
+        self.chain.add(
+            move |outcome: Outcome| match outcome {
+                Ok(value) => Step(StepKind::Done(Ok(value))),
+                Err(failure) => errback(failure).into_step(None),
+            },
+            Location::caller(),
+        );
+        self
+    }
+
+    /// Adds a callback and an errback at the same level: exactly one of them runs, and
+    /// the errback does not see a failure raised by the callback (Twisted's
+    /// `addCallbacks`).
+    #[track_caller]
+    pub fn add_callbacks<R, E, F, G>(self, callback: F, errback: G) -> Deferred<R::Output>
+    where
+        R: IntoStep,
+        E: IntoStep<Output = R::Output>,
+        F: FnOnce(T) -> R + 'static,
+        G: FnOnce(Failure) -> E + 'static,
+    {
+        self.chain.add(
+            move |outcome: Outcome| match outcome {
+                Ok(mut value) => {
+                    let t = value.take::<T>();
+                    callback(t).into_step(Some(value))
+                }
+                Err(failure) => errback(failure).into_step(None),
+            },
+            Location::caller(),
+        );
+        Deferred::<T>::view(self.chain)
+    }
+
+    /// Adds one function as both callback and errback (Twisted's `addBoth`); it sees
+    /// `Ok(value)` or `Err(failure)`.
+    #[track_caller]
+    pub fn add_both<R, F>(self, f: F) -> Deferred<R::Output>
+    where
+        R: IntoStep,
+        F: FnOnce(Result<T, Failure>) -> R + 'static,
+    {
+        self.chain.add(
+            move |outcome: Outcome| match outcome {
+                Ok(mut value) => {
+                    let t = value.take::<T>();
+                    f(Ok(t)).into_step(Some(value))
+                }
+                Err(failure) => f(Err(failure)).into_step(None),
+            },
+            Location::caller(),
+        );
+        Deferred::<T>::view(self.chain)
+    }
+
+    /// Fires `other` with this chain's result when it arrives (Twisted's
+    /// `chainDeferred`); this chain then holds `()`.
+    #[track_caller]
+    pub fn chain_deferred(self, other: Resolver<T>) -> Deferred<()> {
+        self.add_both(move |result| {
+            // A resolver fired elsewhere already: Twisted raises AlreadyCalled here too.
+            other.resolve(result).map_err(Failure::new)
+        })
+    }
+
+    /// True once the Deferred has been fired (Twisted's `called`).
+    pub fn called(&self) -> bool {
+        self.chain.called()
+    }
+
+    /// True while the chain is held by [`pause`](Deferred::pause) or waits on another
+    /// Deferred.
+    pub fn paused(&self) -> bool {
+        self.chain.paused()
+    }
+
+    /// Stops running callbacks until as many [`unpause`](Deferred::unpause) calls.
+    pub fn pause(&self) {
+        self.chain.pause();
+    }
+
+    /// Undoes one [`pause`](Deferred::pause); the chain runs on if it was fired.
+    pub fn unpause(&self) {
+        self.chain.unpause();
+    }
+
+    /// Cancels the Deferred (Twisted's `cancel`). See the [module docs](self).
+    pub fn cancel(&self) {
+        self.chain.cancel();
+    }
+
+    /// A handle that cancels this Deferred later, from wherever it is kept, without
+    /// holding the chain alive.
+    pub fn canceller(&self) -> CancelHandle {
+        CancelHandle::new(&self.chain)
+    }
+
+    /// Cancels the Deferred if it has not fired `timeout` from now on `clock`, failing
+    /// it with [`TimedOut`] (Twisted's `addTimeout`). A canceller that fires the Deferred
+    /// with a value of its own wins: that value goes on.
+    #[track_caller]
+    pub fn add_timeout(self, timeout: Duration, clock: &dyn ReactorTime) -> Deferred<T> {
+        let fired_by_timer = Rc::new(std::cell::Cell::new(false));
+        let target = Rc::downgrade(&self.chain);
+        let timer = clock.call_later(
+            timeout,
+            Box::new({
+                let fired_by_timer = fired_by_timer.clone();
+                move || {
+                    if let Some(chain) = target.upgrade() {
+                        fired_by_timer.set(true);
+                        chain.cancel();
+                    }
+                }
+            }),
+        );
+        self.add_both(move |result: Result<T, Failure>| {
+            // Cannot fail while it matters: a timer that already ran is not active.
+            if timer.active() {
+                let _ = timer.cancel();
+            }
+            match result {
+                Err(f) if fired_by_timer.get() && f.check::<Cancelled>().is_some() => {
+                    Err(Failure::new(TimedOut { after: timeout }))
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// The result, if the Deferred has fired and nothing is left to run; else the
+    /// Deferred back. Taking the result leaves the chain empty, so a failure taken
+    /// here is handled (it will not be logged).
+    pub fn try_result(self) -> Result<Result<T, Failure>, Deferred<T>> {
+        match self.chain.take_result() {
+            Some(Ok(mut value)) => Ok(Ok(value.take::<T>())),
+            Some(Err(failure)) => Ok(Err(failure)),
+            None => Err(self),
+        }
+    }
+
+    /// Where this Deferred was created.
+    pub fn created(&self) -> &'static Location<'static> {
+        self.chain.created
+    }
+}
+
+impl<T: 'static> Resolver<T> {
+    /// Fires the Deferred with a value (Twisted's `callback`).
+    pub fn callback(&self, value: T) -> Result<(), AlreadyCalled> {
+        self.chain.fire(Ok(Value::new(value)))
+    }
+
+    /// Fires the Deferred with a failure (Twisted's `errback`); any error converts.
+    #[track_caller]
+    pub fn errback(&self, failure: impl Into<Failure>) -> Result<(), AlreadyCalled> {
+        self.chain.fire(Err(failure.into()))
+    }
+
+    /// Fires with a value or a failure.
+    pub fn resolve(&self, result: Result<T, Failure>) -> Result<(), AlreadyCalled> {
+        self.chain.fire(result.map(Value::new))
+    }
+
+    /// True once the Deferred has been fired.
+    pub fn called(&self) -> bool {
+        self.chain.called()
+    }
+}
+
+impl<T> Clone for Resolver<T> {
+    fn clone(&self) -> Self {
+        Resolver {
+            chain: self.chain.clone(),
+            _takes: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.chain, f)
+    }
+}
+
+impl<T> fmt::Debug for Resolver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Resolver").field(&*self.chain).finish()
+    }
+}
+
+/// A Deferred already fired with `value` (Twisted's `succeed`).
+#[track_caller]
+pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
+    Deferred::<T>::view(Chain::fired(Location::caller(), Ok(Value::new(value))))
+}
+
+/// A Deferred already fired with a failure (Twisted's `fail`).
+#[track_caller]
+pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
+    Deferred::<T>::view(Chain::fired(Location::caller(), Err(failure.into())))
+}
+
+/// Calls `f` and wraps what it returns in a Deferred: a value, an error (or a panic) as a
+/// failure, or the Deferred it returned (Twisted's `maybeDeferred`).
+#[track_caller]
+pub fn maybe_deferred<R, F>(f: F) -> Deferred<R::Output>
+where
+    R: IntoStep,
+    F: FnOnce() -> R + 'static,
+{
+    succeed(()).add_callback(move |()| f())
+}
+
+#[cfg(test)]
+mod tests;
