@@ -13,8 +13,8 @@
 //! ```
 //!
 //! Each event fires its phases in order: `Before`, `During`, `After`; within a phase,
-//! triggers run in the order they were added. A `Before` trigger may return something to
-//! wait for (a [`TriggerWait`], which a `Deferred` converts into): the reactor keeps
+//! triggers run in the order they were added. A `Before` trigger may return a `Deferred`
+//! (or any [`TriggerWait`]) to wait for: the reactor keeps
 //! running its loop, and starts the `During` phase only when every such wait has completed.
 //! This is how a server drains gracefully on shutdown.
 //!
@@ -31,7 +31,7 @@ use std::{
 };
 
 use super::{guard::Kind, Reactor};
-use crate::time::CallSite;
+use crate::{time::CallSite, Deferred, Failure};
 
 /// When, relative to the event itself, a trigger runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,6 +86,25 @@ impl TriggerWait {
 impl From<()> for TriggerWait {
     fn from((): ()) -> TriggerWait {
         TriggerWait::ready()
+    }
+}
+
+impl<T: 'static> From<Deferred<T>> for TriggerWait {
+    /// Wait until the Deferred fires. A failure is logged (with where the Deferred was
+    /// created) and does not stop the event: shutdown goes on, as in Twisted.
+    fn from(deferred: Deferred<T>) -> TriggerWait {
+        TriggerWait::until(move |done| {
+            let created = deferred.created();
+            deferred.add_both(move |result: Result<T, Failure>| {
+                if let Err(failure) = result {
+                    tracing::error!(
+                        "system event trigger's Deferred (created at {created}) failed: {failure}"
+                    );
+                }
+                done();
+                Ok::<(), Failure>(())
+            });
+        })
     }
 }
 

@@ -49,6 +49,7 @@ use std::{
 
 use crate::time::{DelayedCall, ReactorTime, TimerQueue};
 
+mod ensure;
 mod events;
 pub mod guard;
 mod handle;
@@ -167,17 +168,19 @@ impl Reactor {
             if finished == Some(SystemEvent::Shutdown) {
                 break;
             }
+            self.turn();
+            // As in Twisted, the turn in which stop() was called finishes first: its due
+            // timers, thread calls and woken tasks run before shutdown begins.
             if self.shutdown_due() {
                 inner.stop_requested.set(false);
                 inner.stopping.set(true);
                 self.begin_event(SystemEvent::Shutdown);
-                continue;
             }
-            self.turn();
         }
     }
 
-    /// Asks the loop to stop: the shutdown event fires at the end of this turn, and
+    /// Asks the loop to stop: the shutdown event fires at the end of this turn (after
+    /// the turn's due timers, thread calls and woken tasks), and
     /// [`run`](Reactor::run) returns when it is done. A no-op when the reactor is not
     /// running or already stopping (Twisted raises `ReactorNotRunning` instead).
     pub fn stop(&self) {

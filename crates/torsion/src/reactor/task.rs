@@ -87,7 +87,16 @@ impl Reactor {
     /// Runs `future` on this reactor's thread; its first poll comes on the next loop turn.
     #[track_caller]
     pub fn spawn(&self, future: impl Future<Output = ()> + 'static) -> Task {
-        let site = Location::caller();
+        self.spawn_at(future, Location::caller(), false)
+    }
+
+    /// Adds a task; `now`: poll it at once instead of on the next turn.
+    pub(super) fn spawn_at(
+        &self,
+        future: impl Future<Output = ()> + 'static,
+        site: CallSite,
+        now: bool,
+    ) -> Task {
         let mut tasks = self.inner.tasks.borrow_mut();
         let id = tasks.next_id;
         tasks.next_id += 1;
@@ -99,7 +108,9 @@ impl Reactor {
             queued: AtomicBool::new(false),
             shared: self.inner.shared.clone(),
         });
-        waker.wake_by_ref();
+        if !now {
+            waker.wake_by_ref();
+        }
         entry.insert(Slot {
             id,
             future: Some(Box::pin(future)),
@@ -107,6 +118,10 @@ impl Reactor {
             site,
             aborted: false,
         });
+        drop(tasks);
+        if now {
+            self.poll_task(key, id);
+        }
         Task {
             reactor: std::rc::Rc::downgrade(&self.inner),
             key,
@@ -183,6 +198,14 @@ impl Task {
         };
         drop(removed);
         true
+    }
+
+    /// Polls the task now, outside the loop's order (a cancelled Deferred it awaits has
+    /// just fired). Does nothing while the task is being polled.
+    pub(super) fn poll_now(&self) {
+        if let Some(inner) = self.reactor.upgrade() {
+            Reactor { inner }.poll_task(self.key, self.id);
+        }
     }
 
     /// True once the future returned `Ready`, panicked, or was aborted.

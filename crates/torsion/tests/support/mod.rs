@@ -1,23 +1,19 @@
 //! Helpers shared by the reactor's integration tests: one test body per backend, a
-//! watchdog so a broken loop fails instead of hanging, and a log capture.
+//! watchdog so a broken loop fails instead of hanging, and log matching.
 
 #![allow(dead_code)] // Each test file uses its own subset.
 
 use std::{
-    fmt::{self, Write as _},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        mpsc, Arc, Mutex,
-    },
+    sync::{mpsc, Arc, Mutex},
     thread,
     time::Duration,
 };
 
-use torsion::reactor::{Backend, Reactor};
-use tracing::{
-    field::{Field, Visit},
-    span, Event, Level, Metadata, Subscriber,
+use torsion::{
+    reactor::{Backend, Reactor},
+    testing::CapturedEvent,
 };
+use tracing::Level;
 
 /// Runs each named test function `fn NAME(reactor: Reactor)` once per readiness backend,
 /// as the tests `NAME::mio` and `NAME::poll` (Twisted runs its suite on every reactor).
@@ -77,68 +73,13 @@ pub fn run(reactor: &Reactor) {
     );
 }
 
-/// Log lines captured by [`capture_logs`]: `(level, message and fields)`.
-pub type Logs = Arc<Mutex<Vec<(Level, String)>>>;
-
-/// Runs `f` with a subscriber that records every event on this thread.
-pub fn capture_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<(Level, String)>) {
-    let logs = Logs::default();
-    let subscriber = Capture {
-        logs: logs.clone(),
-        next_span: AtomicU64::new(1),
-    };
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let lines = logs.lock().unwrap().clone();
-    (result, lines)
-}
-
-/// A minimal `tracing` subscriber (the project takes no tracing-subscriber dependency).
-struct Capture {
-    logs: Logs,
-    next_span: AtomicU64,
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut text = Text(String::new());
-        event.record(&mut text);
-        let level = *event.metadata().level();
-        self.logs.lock().unwrap().push((level, text.0));
-    }
-
-    fn enter(&self, _: &span::Id) {}
-
-    fn exit(&self, _: &span::Id) {}
-}
-
-struct Text(String);
-
-impl Visit for Text {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-}
+#[allow(unused_imports)] // Not every test file captures logs.
+pub use torsion::testing::capture_logs;
 
 /// Whether some captured line at `level` contains every one of `parts`.
-pub fn logged(logs: &[(Level, String)], level: Level, parts: &[&str]) -> bool {
+pub fn logged(logs: &[CapturedEvent], level: Level, parts: &[&str]) -> bool {
     logs.iter()
-        .any(|(l, text)| *l == level && parts.iter().all(|p| text.contains(p)))
+        .any(|e| e.level == level && parts.iter().all(|p| e.message.contains(p)))
 }
 
 /// `file:line:` for a line of the calling test file, to find the call site in a log line.
