@@ -134,3 +134,14 @@ fn signals_that_cannot_be_handled_are_refused(reactor: Reactor) {
         "handle signal 9: this signal cannot be handled"
     );
 }
+
+#[test]
+fn the_signal_pipe_is_not_counted_as_a_user_descriptor() {
+    let _one = serialize();
+    let reactor = with_defaults(Backend::Poll);
+    let id = reactor
+        .add_signal_handler(signal::SIGUSR1, |_: &Reactor| {})
+        .unwrap();
+    assert_eq!(reactor.registered_fds(), 0);
+    assert!(reactor.remove_signal_handler(id));
+}

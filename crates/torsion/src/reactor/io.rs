@@ -61,6 +61,9 @@ pub(crate) struct Registrations {
     /// an event fetched for a removed registration cannot reach a new one with its key.
     dispatching: bool,
     freed: Vec<usize>,
+    /// Registrations the reactor made for itself (the signal self-pipe), which the count
+    /// users see leaves out.
+    internal: usize,
 }
 
 struct Slot {
@@ -74,7 +77,7 @@ struct Slot {
 impl Registrations {
     /// How many descriptors are registered.
     pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.freed.len()
+        self.slots.len() - self.freed.len() - self.internal
     }
 }
 
@@ -153,7 +156,19 @@ impl Reactor {
             .map_err(|e| annotate(e, "deregister", fd))
     }
 
-    /// How many descriptors are registered (the clean-reactor check reads this).
+    /// Registers a descriptor the reactor keeps for its own use until it is dropped.
+    pub(super) fn register_internal_fd(
+        &self,
+        fd: &impl AsFd,
+        handler: impl FnMut(&Reactor, Readiness) + 'static,
+    ) -> io::Result<IoToken> {
+        let token = self.register_fd(fd, Interest::READABLE, handler)?;
+        self.inner.io.borrow_mut().internal += 1;
+        Ok(token)
+    }
+
+    /// How many descriptors users registered (the clean-reactor check reads this; the
+    /// reactor's own, such as its signal pipe, are not counted).
     pub fn registered_fds(&self) -> usize {
         self.inner.io.borrow().len()
     }

@@ -27,8 +27,15 @@
 //!    the tasks that were woken ([`spawn`](Reactor::spawn)).
 //!
 //! A reactor is single-threaded and `!Send`; [`Reactor`] is a cheap `Rc` handle, so
-//! callbacks capture clones of it. Several reactors can live in one process, one per
-//! thread, and a stopped reactor can run again (its pending timers and triggers stay).
+//! callbacks capture clones of it. Other threads use a [`ReactorHandle`]:
+//!
+//! ```compile_fail
+//! let reactor = torsion::Reactor::new().unwrap();
+//! std::thread::spawn(move || reactor.stop()); // error: `Rc` cannot be sent between threads
+//! ```
+//!
+//! Several reactors can live in one process, one per thread, and a stopped reactor can
+//! run again (its pending timers and triggers stay).
 //! Unlike Twisted, `stop()` on a reactor that is not running is a no-op, not an error.
 //!
 //! Every user callback runs under the panic and stall watch of [`guard`]: a panic is logged

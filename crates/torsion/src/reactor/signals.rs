@@ -41,7 +41,7 @@ use std::{
 use libc::c_int;
 use signal_hook::{low_level, SigId};
 
-use super::{guard::Kind, Interest, Reactor};
+use super::{guard::Kind, Reactor};
 use crate::time::CallSite;
 
 /// Signal numbers and `raise`, re-exported for convenience.
@@ -217,9 +217,7 @@ impl Reactor {
         }
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
-        self.register_fd(&reader, Interest::READABLE, |reactor, _| {
-            reactor.dispatch_signals()
-        })?;
+        self.register_internal_fd(&reader, |reactor, _| reactor.dispatch_signals())?;
         let clone = writer.try_clone()?;
         self.inner.signals.borrow_mut().pipe = Some(SelfPipe { reader, writer });
         Ok(clone)
