@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use torsion::{Reactor, ReactorHandle};
+use torsion::{reactor::Backend, Reactor, ReactorHandle};
 
 each_backend!(
     calls_from_a_thread_run_on_the_reactor_thread_in_order,
@@ -138,12 +138,15 @@ fn a_call_from_the_reactor_thread_itself_runs_next_turn(reactor: Reactor) {
 
 #[test]
 fn calls_to_a_dropped_reactor_are_dropped_unrun() {
-    let reactor = support::reactor(torsion::reactor::Backend::Mio);
-    let handle = reactor.handle();
-    drop::<Reactor>(reactor);
-    let (tx, rx) = mpsc::channel::<()>();
-    handle.call_from_thread(move |_| tx.send(()).unwrap());
-    handle.wake();
-    drop(handle);
-    assert!(rx.recv().is_err(), "the call was dropped without running");
+    for backend in [Backend::Mio, Backend::Poll] {
+        let reactor = support::reactor(backend);
+        let handle = reactor.handle();
+        drop::<Reactor>(reactor);
+        let (tx, rx) = mpsc::channel::<()>();
+        // Waking a dropped reactor must neither fail nor raise SIGPIPE.
+        handle.call_from_thread(move |_| tx.send(()).unwrap());
+        handle.wake();
+        drop(handle);
+        assert!(rx.recv().is_err(), "the call was dropped without running");
+    }
 }

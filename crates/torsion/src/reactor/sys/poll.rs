@@ -51,6 +51,7 @@ impl PollPoller {
             positions: HashMap::new(),
             waker: Arc::new(Waker::Poll(PipeWaker {
                 writer: wake_writer,
+                _reader: wake_reader.try_clone()?,
             })),
             wake_reader,
         };
@@ -162,6 +163,9 @@ impl PollPoller {
 #[derive(Debug)]
 pub(crate) struct PipeWaker {
     writer: UnixStream,
+    /// Keeps the pair open while a handle can still wake: a write to a pair whose reader
+    /// is gone (the reactor was dropped) would raise SIGPIPE.
+    _reader: UnixStream,
 }
 
 impl PipeWaker {
