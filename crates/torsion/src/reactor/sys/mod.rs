@@ -12,8 +12,7 @@
 //!   picks), **reregister** it with a new interest, **deregister** it;
 //! - **poll**: wait up to a timeout (or forever) and fill a buffer with `(token, Readiness)`
 //!   events; an interrupted wait (`EINTR`) returns no events, not an error;
-//! - **wake**: a [`Waker`] that is `Send + Sync`, so another thread (or a signal's self-pipe
-//!   reader) can end a `poll` early.
+//! - **wake**: a waker that is `Send + Sync`, so another thread can end a `poll` early.
 //!
 //! Two backends implement it, chosen with [`Backend`] (Twisted ships several reactors the
 //! same way): `mio` (epoll on Linux, kqueue on BSD and macOS; the default) and `poll`, a
