@@ -4,7 +4,10 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod reactor;
 pub mod testing;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
+pub use reactor::{Reactor, ReactorHandle};
+pub use time::DelayedCall;

@@ -1,0 +1,89 @@
+//! Helpers shared by the reactor's integration tests: one test body per backend, a
+//! watchdog so a broken loop fails instead of hanging, and log matching.
+
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use std::{
+    sync::{mpsc, Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use torsion::{
+    reactor::{Backend, Reactor},
+    testing::CapturedEvent,
+};
+use tracing::Level;
+
+/// Runs each named test function `fn NAME(reactor: Reactor)` once per readiness backend,
+/// as the tests `NAME::mio` and `NAME::poll` (Twisted runs its suite on every reactor).
+#[macro_export]
+macro_rules! each_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn mio() {
+                    super::$name($crate::support::reactor(torsion::reactor::Backend::Mio));
+                }
+
+                #[test]
+                fn poll() {
+                    super::$name($crate::support::reactor(torsion::reactor::Backend::Poll));
+                }
+            }
+        )*
+    };
+}
+
+/// A reactor for tests: the given backend, no default signal handlers (tests run side by
+/// side in one process, and a SIGTERM for one must not stop the others).
+pub fn reactor(backend: Backend) -> Reactor {
+    Reactor::builder()
+        .backend(backend)
+        .install_signal_handlers(false)
+        .build()
+        .expect("build a test reactor")
+}
+
+/// How long a test's loop may run before the watchdog stops it and fails the test.
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+/// Runs `reactor` until it stops, failing the test if it has not stopped within the
+/// watchdog's time (a broken loop fails instead of hanging the suite).
+pub fn run(reactor: &Reactor) {
+    let (done, wait) = mpsc::channel::<()>();
+    let handle = reactor.handle();
+    let fired = Arc::new(Mutex::new(false));
+    let watchdog = thread::spawn({
+        let fired = fired.clone();
+        move || {
+            if wait.recv_timeout(WATCHDOG) == Err(mpsc::RecvTimeoutError::Timeout) {
+                *fired.lock().unwrap() = true;
+                handle.stop();
+            }
+        }
+    });
+    reactor.run();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    assert!(
+        !*fired.lock().unwrap(),
+        "the watchdog had to stop the reactor"
+    );
+}
+
+#[allow(unused_imports)] // Not every test file captures logs.
+pub use torsion::testing::capture_logs;
+
+/// Whether some captured line at `level` contains every one of `parts`.
+pub fn logged(logs: &[CapturedEvent], level: Level, parts: &[&str]) -> bool {
+    logs.iter()
+        .any(|e| e.level == level && parts.iter().all(|p| e.message.contains(p)))
+}
+
+/// `file:line:` for a line of the calling test file, to find the call site in a log line.
+#[track_caller]
+pub fn site(line: u32) -> String {
+    format!("{}:{line}:", std::panic::Location::caller().file())
+}
