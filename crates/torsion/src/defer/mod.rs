@@ -48,6 +48,13 @@
 //! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
+//! Work on another thread comes back through the reactor's thread pool or its
+//! `ReactorHandle`, never by sending a Deferred:
+//!
+//! ```compile_fail
+//! let (d, _resolver) = torsion::defer::Deferred::<u32>::new();
+//! std::thread::spawn(move || drop(d)); // error: `Rc` cannot be sent between threads
+//! ```
 
 mod bridge;
 mod chain;
