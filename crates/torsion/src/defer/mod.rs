@@ -212,8 +212,10 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Takes the representation out; the emptied handle's drop does nothing.
-    fn into_repr(mut self) -> Repr<T> {
-        std::mem::replace(&mut self.repr, Repr::Gone)
+    fn into_repr(self) -> Repr<T> {
+        // Not dropped: its drop would only look at the `Gone` left behind.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        std::mem::replace(&mut this.repr, Repr::Gone)
     }
 
     /// A known result, retyped: a failure passing by callbacks that will not run.
