@@ -4,5 +4,6 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod protocols;
 
 pub use defer::{Deferred, Failure};
