@@ -160,11 +160,13 @@ impl LineParser {
             }
             None => {
                 // The tail may be the first bytes of a delimiter: they are not the line's.
+                // No underflow: `pending` ends with those bytes, so it is at least as long.
                 let len = pending.len() - partial_delimiter(pending, &self.delimiter);
                 if len > self.max_length {
                     return Err(self.fail(len));
                 }
-                // A delimiter can only start in the last `delimiter.len() - 1` bytes.
+                // A delimiter can only start in the last `delimiter.len() - 1` bytes (the
+                // delimiter is never empty: `with_delimiter` refuses that).
                 let scanned = pending.len().saturating_sub(self.delimiter.len() - 1);
                 self.state = State::AwaitingLine { scanned };
                 Ok(None)
