@@ -25,6 +25,7 @@
 //! Modules import only downward; `defer` and `time` know nothing of the reactor.
 //!
 //! ```text
+//! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
 //! ```
@@ -33,6 +34,7 @@
 //! sockets or sleeps.
 
 pub mod defer;
+pub mod protocols;
 pub mod reactor;
 pub mod testing;
 pub mod time;
