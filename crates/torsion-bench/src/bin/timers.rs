@@ -1,5 +1,10 @@
 //! Timers side by side: schedule N timers (default 1,000,000) with delays spread over
-//! 0-50 ms, cancel every other one, run the rest to completion.
+//! 0-1 s (`--spread-ms`), cancel every other one, run the rest to completion.
+//!
+//! Compare CPU time: the real-time contestants spend most of their wall time asleep,
+//! waiting for the deadlines. The spread is long beside the time it takes to schedule
+//! a million timers, so deadlines come in random order, not nearly sorted by when they
+//! were scheduled (with 0-50 ms they would be, and a heap would look better than it is).
 //!
 //! ```text
 //! cargo run --release -p torsion-bench --bin timers [-- --timers N --runs R --only NAME]
@@ -39,9 +44,6 @@ use torsion_bench::{load_average, measure, ratio, report, Args, Rng, Sample};
 static FIRED: AtomicU64 = AtomicU64::new(0);
 static CHECKSUM: AtomicU64 = AtomicU64::new(0);
 
-/// The longest delay: timers are spread over 0..SPREAD.
-const SPREAD: Duration = Duration::from_millis(50);
-
 thread_local! {
     /// The reactor the last live timer stops, and how many live timers there are.
     static STOP: RefCell<Option<(Reactor, u64)>> = const { RefCell::new(None) };
@@ -50,16 +52,18 @@ thread_local! {
 fn main() {
     let args = Args::parse();
     let n = args.number("timers", 1_000_000);
+    let spread = Duration::from_millis(args.number("spread-ms", 1000) as u64);
     let mut rng = Rng::new(0x5eed);
     let delays: Vec<Duration> = (0..n)
-        .map(|_| Duration::from_micros(rng.below(SPREAD.as_micros() as u64)))
+        .map(|_| Duration::from_micros(rng.below(spread.as_micros() as u64)))
         .collect();
     let live = (n as u64).div_ceil(2);
     let expected_sum: u64 = (0..n as u64).step_by(2).sum();
 
     println!(
-        "timers: {n} scheduled over 0-{} ms, every other one cancelled, {live} run; load {}",
-        SPREAD.as_millis(),
+        "timers: {n} scheduled over 0-{} ms, every other one cancelled, {live} run \
+         (compare cpu: real-time runs sleep until their deadlines); load {}",
+        spread.as_millis(),
         load_average()
     );
     type Contestant = (&'static str, &'static str, fn(&[Duration]));
@@ -160,7 +164,7 @@ fn queue(delays: &[Duration]) {
         call.cancel().expect("cancel a pending call");
     }
     drop(calls);
-    advance_by_millis(&now, |t| {
+    advance_by_millis(&now, delays, |t| {
         queue.run_due(t);
     });
 }
@@ -198,10 +202,12 @@ fn tokio_tasks(delays: &[Duration]) {
     });
 }
 
-/// Moves a virtual clock from 0 to past the spread 1 ms at a time, running what is due.
-fn advance_by_millis(now: &Cell<Duration>, mut run_due: impl FnMut(Duration)) {
+/// Moves a virtual clock from 0 past the longest delay 1 ms at a time, running what is
+/// due, as the reactor's loop would on real time.
+fn advance_by_millis(now: &Cell<Duration>, delays: &[Duration], mut run_due: impl FnMut(Duration)) {
     let step = Duration::from_millis(1);
-    while now.get() <= SPREAD {
+    let last = delays.iter().max().copied().unwrap_or_default();
+    while now.get() <= last {
         now.set(now.get() + step);
         run_due(now.get());
     }
@@ -249,7 +255,7 @@ fn floor(delays: &[Duration]) {
     for seq in (1..delays.len()).step_by(2) {
         cancelled[seq] = true;
     }
-    advance_by_millis(&now, |t| {
+    advance_by_millis(&now, delays, |t| {
         while heap.peek().is_some_and(|top| top.at <= t) {
             let Some(entry) = heap.pop() else { break };
             if !cancelled[entry.seq as usize] {
