@@ -113,30 +113,38 @@ pub fn process_cpu_time() -> Duration {
     )
 }
 
-/// The median of `samples` by wall time (the middle one; the upper middle for an even
-/// count).
+/// The median wall time and, taken on its own, the median CPU time of `samples` (the
+/// middle one; the upper middle for an even count). A run that was preempted has a long
+/// wall time but not a long CPU time, so each is ranked by itself.
 ///
 /// # Panics
 /// When `samples` is empty.
 pub fn median(samples: &[Sample]) -> Sample {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by_key(|s| s.wall);
-    sorted[sorted.len() / 2]
+    let mut wall: Vec<Duration> = samples.iter().map(|s| s.wall).collect();
+    let mut cpu: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
+    wall.sort();
+    cpu.sort();
+    Sample {
+        wall: wall[wall.len() / 2],
+        cpu: cpu[cpu.len() / 2],
+    }
 }
 
-/// One contestant's result line: name, median wall and CPU time, and `per` operations
-/// per second (on wall time) when `ops` is given.
+/// One contestant's result line: name, median wall and CPU time, `ops` per second of
+/// wall time and CPU nanoseconds per op.
 pub fn report(name: &str, samples: &[Sample], ops: u64) {
     let m = median(samples);
     let runs: Vec<String> = samples
         .iter()
-        .map(|s| format!("{:.1}", ms(s.wall)))
+        .map(|s| format!("{:.0}/{:.0}", ms(s.wall), ms(s.cpu)))
         .collect();
     println!(
-        "{name:<44} median {:>9.1} ms wall {:>9.1} ms cpu {:>12.0} ops/s  (runs: {} ms)",
+        "{name:<42} median {:>7.1} ms wall {:>7.1} ms cpu {:>9.0} op/s {:>6.0} ns cpu/op \
+         (runs, wall/cpu ms: {})",
         ms(m.wall),
         ms(m.cpu),
         ops as f64 / m.wall.as_secs_f64(),
+        m.cpu.as_secs_f64() * 1e9 / ops as f64,
         runs.join(", "),
     );
 }

@@ -70,20 +70,12 @@ fn main() {
     let contestants: [Contestant; 4] = [
         (
             "reactor",
-            "torsion Reactor::call_later + run (real time)",
+            "torsion Reactor::call_later (real time)",
             reactor,
         ),
-        ("queue", "torsion time::TimerQueue (virtual time)", queue),
-        (
-            "tokio",
-            "tokio current_thread spawn+sleep, abort (real)",
-            tokio_tasks,
-        ),
-        (
-            "floor",
-            "floor: BinaryHeap + cancelled bits (virtual)",
-            floor,
-        ),
+        ("queue", "torsion TimerQueue (virtual time)", queue),
+        ("tokio", "tokio spawn+sleep, abort (real time)", tokio_tasks),
+        ("floor", "floor BinaryHeap+cancel bits (virtual)", floor),
     ];
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contestants.len()];
     for _ in 0..args.runs {
