@@ -37,13 +37,22 @@
 //! last), a TCP server's interface must be an IP address (no name lookup here), and a
 //! string is at most [`MAX_LENGTH`] bytes. A client timeout may have decimals
 //! (`timeout=2.5`); Twisted only reads whole seconds.
+//!
+//! [`Backoff`] is the retry policy clients that reconnect through an endpoint use
+//! (Twisted's `ReconnectingClientFactory` delays), kept here, below the net layer, as a
+//! plain struct.
 
+mod backoff;
 mod error;
 mod grammar;
 mod parse;
 mod systemd;
 mod values;
 
+pub use backoff::{
+    Backoff, RandomSource, SplitMix64, DEFAULT_FACTOR, DEFAULT_INITIAL_DELAY, DEFAULT_JITTER,
+    DEFAULT_MAX_DELAY,
+};
 pub use error::EndpointError;
 pub use parse::{
     ClientEndpoint, Domain, Inherited, ServerEndpoint, TlsDescription, TlsPrefix, DEFAULT_BACKLOG,
