@@ -26,6 +26,7 @@
 //!
 //! ```text
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
+//! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
 //! ```
@@ -35,6 +36,7 @@
 
 pub mod defer;
 pub mod endpoints;
+pub mod protocols;
 pub mod reactor;
 pub mod testing;
 pub mod time;
