@@ -33,9 +33,11 @@
 //! | `ssl:443:privateKey=key.pem`, `tls:example.com:443` | parsed, refused by [`ServerEndpoint::check_supported`] until TLS lands |
 //!
 //! Where torsion differs from Twisted, it is stricter: numbers are plain ASCII digits,
-//! `lockfile` is `0` or `1`, a parameter given twice is an error (Python keeps the
-//! last), a TCP server's interface must be an IP address (no name lookup here), and a
-//! string is at most [`MAX_LENGTH`] bytes. A client timeout may have decimals
+//! `lockfile` is `0` or `1`, a parameter given twice is an error (Twisted keeps one of
+//! them), an empty argument between two colons is an error that points at unescaped
+//! IPv6 colons (`tcp::80`; a trailing `:` is still ignored), a TCP server's interface
+//! must be an IP address (no name lookup here), and a string is at most [`MAX_LENGTH`]
+//! bytes. Every string `Display` writes is one Twisted reads to the same endpoint. A client timeout may have decimals
 //! (`timeout=2.5`); Twisted only reads whole seconds.
 //!
 //! [`Backoff`] is the retry policy clients that reconnect through an endpoint use
