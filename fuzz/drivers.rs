@@ -7,6 +7,7 @@
 //! the same frames and the same error, that no frame breaks the limit, that the buffer stays
 //! bounded, and that the frames re-encode to the bytes they were read from.
 
+use torsion::endpoints::{ClientEndpoint, ServerEndpoint};
 use torsion::protocols::basic::{
     encode_netstring_into, IntPrefixedError, IntPrefixedParser, LengthPrefix, LineError, LineFrame,
     LineParser, NetstringError, NetstringParser,
@@ -320,5 +321,35 @@ fn run_frames<P: FrameParser>(mut parser: P, chunks: &[&[u8]], max: usize) -> Ou
         frames,
         error: None,
         rest,
+    }
+}
+
+/// Endpoint strings: parsing never panics, every error has a message, and whatever parses
+/// prints as a string that parses back to the same value, for servers and clients alike.
+pub fn check_endpoints(input: &[u8]) {
+    let Ok(input) = std::str::from_utf8(input) else {
+        return;
+    };
+    match ServerEndpoint::parse(input) {
+        Ok(server) => {
+            let shown = server.to_string();
+            assert_eq!(
+                ServerEndpoint::parse(&shown),
+                Ok(server),
+                "{input:?} -> {shown:?}"
+            );
+        }
+        Err(err) => assert!(!err.to_string().is_empty(), "{input:?}"),
+    }
+    match ClientEndpoint::parse(input) {
+        Ok(client) => {
+            let shown = client.to_string();
+            assert_eq!(
+                ClientEndpoint::parse(&shown),
+                Ok(client),
+                "{input:?} -> {shown:?}"
+            );
+        }
+        Err(err) => assert!(!err.to_string().is_empty(), "{input:?}"),
     }
 }

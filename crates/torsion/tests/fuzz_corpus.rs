@@ -1,6 +1,7 @@
-//! Replays every file in `fuzz/corpus/<target>/` through its framing core on stable Rust,
-//! with the same checks the fuzz targets make (`fuzz/drivers.rs`): no panic, and every cut
-//! of an input gives the same frames and errors.
+//! Replays every file in `fuzz/corpus/<target>/` through its parser on stable Rust, with
+//! the same checks the fuzz targets make (`fuzz/drivers.rs`): no panic; for the framing
+//! cores, every cut of an input gives the same frames and errors; for endpoint strings,
+//! what parses round-trips through `Display`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,4 +51,9 @@ fn netstring_corpus_gives_the_same_frames_for_every_cut() {
 #[test]
 fn int_prefixed_corpus_gives_the_same_frames_for_every_cut() {
     replay("int_prefixed", drivers::check_int_prefixed);
+}
+
+#[test]
+fn endpoints_corpus_parses_without_panics_and_round_trips() {
+    replay("endpoints", drivers::check_endpoints);
 }
