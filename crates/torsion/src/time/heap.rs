@@ -29,15 +29,6 @@ pub(super) struct Heap {
     entries: Vec<Entry>,
 }
 
-/// Children per node.
-const ARITY: usize = 4;
-
-impl Entry {
-    fn key(&self) -> (u64, u64) {
-        (self.at, self.seq)
-    }
-}
-
 impl Heap {
     pub(super) fn len(&self) -> usize {
         self.entries.len()
@@ -111,3 +102,13 @@ impl Heap {
         }
     }
 }
+
+impl Entry {
+    /// The heap order: deadline, then scheduling order.
+    fn key(&self) -> (u64, u64) {
+        (self.at, self.seq)
+    }
+}
+
+/// Children per node.
+const ARITY: usize = 4;
