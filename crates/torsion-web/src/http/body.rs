@@ -243,9 +243,45 @@ mod tests {
         }
     }
 
-    /// The same result for every piece size, from one byte to all at once.
+    /// Feeds `input` in two pieces, split at `at`.
+    fn run_split(
+        framing: Framing,
+        max: u64,
+        input: &[u8],
+        at: usize,
+    ) -> Result<(Vec<u8>, usize), BodyError> {
+        let mut decoder = BodyDecoder::new(framing, max);
+        let (mut body, mut start) = (Vec::new(), 0);
+        for end in [at, input.len()] {
+            loop {
+                match decoder.decode(&input[start..end])? {
+                    Decoded::Data { data, consumed } => {
+                        body.extend_from_slice(data);
+                        start += consumed;
+                    }
+                    Decoded::Partial { consumed } => {
+                        start += consumed;
+                        break;
+                    }
+                    Decoded::End { consumed } => return Ok((body, start + consumed)),
+                }
+            }
+        }
+        decoder.finish()?;
+        Ok((body, start))
+    }
+
+    /// The same result whole, split in two at every offset, and for every piece size down
+    /// to one byte at a time.
     fn decode(framing: Framing, max: u64, input: &[u8]) -> Result<(Vec<u8>, usize), BodyError> {
         let whole = run(framing, max, input, input.len().max(1));
+        for at in 1..input.len() {
+            assert_eq!(
+                run_split(framing, max, input, at),
+                whole,
+                "split at {at} of {input:?}"
+            );
+        }
         for step in 1..input.len() {
             assert_eq!(
                 run(framing, max, input, step),

@@ -39,7 +39,8 @@
 //!   `5 5`, an empty value or one past `u64::MAX` is 400. Repeated fields, or a comma
 //!   list, are accepted when every element is valid and all say the same number (RFC 9110
 //!   §8.6 allows this; `5, 5` is 5); differing values are 400.
-//! - `Transfer-Encoding` must be exactly `chunked`: a list that does not end in one
+//! - `Transfer-Encoding` must be exactly `chunked` (empty list elements are skipped, as
+//!   RFC 9110 §5.6.1 asks, and names match without case): a list that does not end in one
 //!   `chunked` (including `chunked, chunked`) or gives `chunked` parameters is 400; other
 //!   codings before a final `chunked` are 501, as we decode none (RFC 9112 §6.1). Both
 //!   `Transfer-Encoding` and `Content-Length`, or `Transfer-Encoding` in an HTTP/1.0

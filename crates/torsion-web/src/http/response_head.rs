@@ -159,7 +159,7 @@ fn parse_response(
     else {
         return Err(HeadError::InvalidStatusLine);
     };
-    // httparse takes three digits; RFC 9110 §15 puts the first in 1-9... and so do we.
+    // httparse reads any three digits; a status starts with 1-9 (RFC 9110 §15).
     if !(100..=999).contains(&status) || reason.bytes().any(|b| b.is_ascii_control() && b != b'\t')
     {
         return Err(HeadError::InvalidStatusLine);
@@ -206,14 +206,42 @@ fn parse_response(
 mod tests {
     use super::*;
 
-    fn parse(input: &[u8], method: &str) -> Result<ResponseHead, HeadError> {
-        match ResponseParser::new().parse(input, method)? {
-            Parsed::Complete { value, consumed } => {
-                assert_eq!(consumed, input.len(), "{input:?}");
-                Ok(value)
+    /// Feeds growing prefixes ending at each of `cuts`, then all of `input`, to a fresh
+    /// parser; the first answer that is not `Partial`.
+    fn feed(
+        input: &[u8],
+        method: &str,
+        cuts: impl Iterator<Item = usize>,
+    ) -> Option<Result<(ResponseHead, usize), HeadError>> {
+        let mut parser = ResponseParser::new();
+        for end in cuts.chain(std::iter::once(input.len())) {
+            match parser.parse(&input[..end], method) {
+                Ok(Parsed::Partial) => continue,
+                Ok(Parsed::Complete { value, consumed }) => return Some(Ok((value, consumed))),
+                Err(error) => return Some(Err(error)),
             }
-            Parsed::Partial => panic!("partial: {input:?}"),
         }
+        None
+    }
+
+    /// Parses whole, split at every offset and one byte at a time; all must agree.
+    fn parse(input: &[u8], method: &str) -> Result<ResponseHead, HeadError> {
+        let whole = feed(input, method, std::iter::empty());
+        for split in 1..input.len() {
+            assert_eq!(
+                feed(input, method, std::iter::once(split)),
+                whole,
+                "split {split}: {input:?}"
+            );
+        }
+        assert_eq!(
+            feed(input, method, 1..input.len()),
+            whole,
+            "byte at a time: {input:?}"
+        );
+        let (head, consumed) = whole.expect("a complete head")?;
+        assert_eq!(consumed, input.len(), "{input:?}");
+        Ok(head)
     }
 
     #[test]
