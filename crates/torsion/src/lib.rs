@@ -25,6 +25,8 @@
 //! Modules import only downward; `defer` and `time` know nothing of the reactor.
 //!
 //! ```text
+//! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
+//! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
 //! ```
@@ -33,6 +35,8 @@
 //! sockets or sleeps.
 
 pub mod defer;
+pub mod endpoints;
+pub mod protocols;
 pub mod reactor;
 pub mod testing;
 pub mod time;
