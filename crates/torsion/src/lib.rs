@@ -5,6 +5,7 @@
 
 pub mod defer;
 pub mod reactor;
+pub mod task;
 pub mod testing;
 pub mod time;
 
