@@ -7,6 +7,7 @@ pub mod defer;
 pub mod reactor;
 pub mod task;
 pub mod testing;
+pub mod threads;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
