@@ -48,6 +48,13 @@
 //! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
+//! Work on another thread comes back through the reactor's thread pool or its
+//! `ReactorHandle`, never by sending a Deferred:
+//!
+//! ```compile_fail
+//! let (d, _resolver) = torsion::defer::Deferred::<u32>::new();
+//! std::thread::spawn(move || drop(d)); // error: `Rc` cannot be sent between threads
+//! ```
 
 mod bridge;
 mod chain;
@@ -205,8 +212,10 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Takes the representation out; the emptied handle's drop does nothing.
-    fn into_repr(mut self) -> Repr<T> {
-        std::mem::replace(&mut self.repr, Repr::Gone)
+    fn into_repr(self) -> Repr<T> {
+        // Not dropped: its drop would only look at the `Gone` left behind.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        std::mem::replace(&mut this.repr, Repr::Gone)
     }
 
     /// A known result, retyped: a failure passing by callbacks that will not run.
