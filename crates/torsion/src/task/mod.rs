@@ -31,7 +31,9 @@ mod looping;
 mod react;
 
 pub use clock::Clock;
-pub use cooperate::{cooperate, CooperativeTask, Cooperator, Slice, TaskError, TaskState};
+pub use cooperate::{
+    cooperate, CooperativeTask, Cooperator, Slice, TaskError, TaskState, DEFAULT_SLICE,
+};
 pub use later::defer_later;
 pub use looping::{LoopingCall, LoopingCallError};
 pub use react::{react, react_with};
