@@ -27,18 +27,22 @@
 //! ```text
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
 //! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
+//! threads       the reactor's thread pool: defer_to_thread, blocking_call_from_thread
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
 //! ```
 //!
-//! Beside them, [`testing`] holds helpers for testing code built on torsion without
-//! sockets or sleeps.
+//! Beside them, [`task`] (LoopingCall, defer_later, Cooperator, the fake Clock) runs on
+//! any clock through `time::ReactorTime`, and [`testing`] holds helpers for testing code
+//! built on torsion without sockets or sleeps, including the clean-reactor check.
 
 pub mod defer;
 pub mod endpoints;
 pub mod protocols;
 pub mod reactor;
+pub mod task;
 pub mod testing;
+pub mod threads;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
