@@ -76,6 +76,7 @@ fn results_come_back_on_the_reactor_thread_from_named_pool_threads(reactor: Reac
 }
 
 fn errors_keep_their_type_and_panics_become_panicked(reactor: Reactor) {
+    let error_line = line!();
     let error = defer_to_thread(&reactor, || -> Result<(), io::Error> {
         Err(io::Error::new(io::ErrorKind::NotFound, "no mail"))
     });
@@ -84,11 +85,12 @@ fn errors_keep_their_type_and_panics_become_panicked(reactor: Reactor) {
         panic!("in a pool thread")
     });
     let both = gather_results(vec![
-        error.add_errback(|f: Failure| {
+        error.add_errback(move |f: Failure| {
             assert_eq!(
                 f.check::<io::Error>().unwrap().kind(),
                 io::ErrorKind::NotFound
             );
+            assert_eq!(f.location().line(), error_line + 1, "located at the caller");
             Ok(())
         }),
         panic.add_errback(move |f: Failure| {

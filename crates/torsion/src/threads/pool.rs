@@ -222,10 +222,10 @@ impl ThreadPool {
                 },
                 Delivery::Error(error) => {
                     let error: Box<dyn Error> = error;
-                    Err(Failure::from_boxed(error))
+                    Err(Failure::from_boxed_at(error, site))
                 }
                 Delivery::Panicked(payload) => Err(Failure::from_panic_at(payload, site)),
-                Delivery::Abandoned(error) => Err(Failure::new(error)),
+                Delivery::Abandoned(error) => Err(Failure::from_boxed_at(Box::new(error), site)),
                 Delivery::Skipped => return,
             };
             // Fails only when the Deferred was cancelled meanwhile: nobody wants it now.
