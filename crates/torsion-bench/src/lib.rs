@@ -5,13 +5,14 @@
 //! ```text
 //! cargo run --release -p torsion-bench --bin timers
 //! cargo run --release -p torsion-bench --bin call_from_thread
+//! cargo build --release -p torsion-bench -p torsion --examples && target/release/echo_compare
 //! ```
 //!
 //! This crate holds the peers (tokio) so they never enter torsion's dependency tree;
 //! it is never published. The helpers here are what the binaries share: a tiny argument
 //! reader, CPU time, medians and the report lines.
 
-#![allow(unsafe_code)] // One `clock_gettime` call, explained at its site.
+#![allow(unsafe_code)] // `clock_gettime`, `kill` and `setrlimit` calls, explained at their sites.
 
 use std::time::Duration;
 
@@ -68,6 +69,15 @@ impl Args {
                     .parse()
                     .unwrap_or_else(|_| panic!("--{key} takes a number, not {v:?}"))
             })
+    }
+
+    /// The text given as `--key`, if any.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.rest
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the contestant `name` runs (every one does unless `--only` names another).
@@ -160,6 +170,44 @@ pub fn ratio(a_name: &str, a: &[Sample], b_name: &str, b: &[Sample]) {
         a.wall.as_secs_f64() / b.wall.as_secs_f64(),
         a.cpu.as_secs_f64() / b.cpu.as_secs_f64().max(1e-9),
     );
+}
+
+/// Sends `signal` (`libc::SIGTERM`, ...) to the process `pid`, one this program started.
+///
+/// # Errors
+/// What `kill(2)` reports (the process is gone: `ESRCH`).
+pub fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so that it (and the
+/// servers it starts, which inherit it) can hold 10,000 connections; returns the new
+/// (soft, hard) limits. Raising the hard limit needs root: `ulimit -Hn` in the shell.
+///
+/// # Errors
+/// What `getrlimit(2)` or `setrlimit(2)` reports.
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit; getrlimit writes nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: `limit` is a valid rlimit that setrlimit only reads.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((limit.rlim_cur, limit.rlim_max))
 }
 
 /// The load average, printed with the results so a loaded machine shows.
