@@ -169,7 +169,6 @@ impl Config {
         }
     }
 
-
     /// Starts `contestant`'s server pinned, behind the `wrapper` command (valgrind), if any.
     fn start(&self, contestant: &Contestant, wrapper: &[OsString]) -> Result<Server, String> {
         let argv: Vec<OsString> = self
