@@ -8,7 +8,8 @@
 //! # impl DatagramProtocol for Quiet { fn datagram_received(&mut self, _: &[u8], _: SocketAddr) {} }
 //! let reactor = torsion::Reactor::new().unwrap();
 //! let max = DEFAULT_MAX_PACKET_SIZE;
-//! let port = listen_multicast(&reactor, 0, Quiet, "", max, true).unwrap();
+//! // Bound to the group's address: only the group's datagrams arrive.
+//! let port = listen_multicast(&reactor, 0, Quiet, "239.255.42.1", max, true).unwrap();
 //! port.set_ttl(1).unwrap();
 //! port.set_loopback_mode(true).unwrap();
 //! assert_eq!(port.ttl().unwrap(), 1);
@@ -23,7 +24,8 @@
 //! IPv4 names an interface by its address, IPv6 by its index ([`MulticastInterface`]);
 //! [`MulticastInterface::Default`] lets the system choose by its routes. The TTL
 //! (IPv6's hop limit) and loopback mode apply to what the port sends; a group joined by
-//! the port applies to what it receives. Twisted's defaults stand: TTL 1, loopback on.
+//! the port applies to what it receives. The system's defaults are Twisted's: TTL 1,
+//! loopback on.
 //! To receive only a group's datagrams, listen on the group's address (Linux delivers a
 //! group's datagrams to every socket bound to the wildcard address and that port).
 
