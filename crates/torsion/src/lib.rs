@@ -38,6 +38,7 @@
 
 pub mod defer;
 pub mod endpoints;
+pub mod net;
 pub mod protocols;
 pub mod reactor;
 pub mod task;
