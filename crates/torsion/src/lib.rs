@@ -4,7 +4,9 @@
 //! [`Failure`]) down a chain of callbacks and errbacks.
 
 pub mod defer;
+pub mod net;
 pub mod reactor;
+mod sys;
 pub mod testing;
 pub mod time;
 

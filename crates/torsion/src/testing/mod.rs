@@ -14,5 +14,7 @@
 //! ```
 
 mod logs;
+mod string_transport;
 
 pub use logs::{capture_logs, CapturedEvent};
+pub use string_transport::StringTransport;
