@@ -352,15 +352,18 @@ impl Port {
             Some(listener) => listener.accept(),
             None => return Shed::Empty,
         };
-        *self.reserve.borrow_mut() = File::open("/dev/null").ok();
-        match accepted {
+        // Close the shed connection before retaking the reserve: it holds the one
+        // descriptor the reserve gave up.
+        let shed = match accepted {
             Ok((socket, _)) => {
                 drop(socket);
                 Shed::One
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Shed::Empty,
             Err(_) => Shed::Stuck,
-        }
+        };
+        *self.reserve.borrow_mut() = File::open("/dev/null").ok();
+        shed
     }
 
     fn retry_later(self: &Rc<Self>) {

@@ -166,15 +166,22 @@ pub fn factory(build: impl Fn() -> Box<dyn Protocol> + 'static) -> BoxedFactory 
 /// Stops `port`, closes its connections and runs the reactor until they are gone; then
 /// the reactor must be clean (no descriptors registered).
 pub fn drain(reactor: &Reactor, port: &ListeningPort) {
-    port.stop_listening();
-    let reactor2 = reactor.clone();
-    port.lose_connections().add_callback(move |()| {
-        // The Deferred may fire at once, before the reactor runs.
-        let reactor3 = reactor2.clone();
-        reactor2.call_when_running(move || reactor3.stop());
-        Ok(())
-    });
-    super::run(reactor);
-    assert_eq!(port.connection_count(), 0);
+    drain_all(reactor, &[port]);
+}
+
+/// [`drain`] for several ports.
+pub fn drain_all(reactor: &Reactor, ports: &[&ListeningPort]) {
+    for port in ports {
+        port.stop_listening();
+        let reactor2 = reactor.clone();
+        port.lose_connections().add_callback(move |()| {
+            // The Deferred may fire at once, before the reactor runs.
+            let reactor3 = reactor2.clone();
+            reactor2.call_when_running(move || reactor3.stop());
+            Ok(())
+        });
+        super::run(reactor);
+        assert_eq!(port.connection_count(), 0);
+    }
     assert_eq!(reactor.registered_fds(), 0, "descriptors left registered");
 }
