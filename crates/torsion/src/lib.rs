@@ -1,15 +1,58 @@
 //! torsion: an event-driven networking engine in the model of Python's Twisted.
 //!
-//! A reactor waits for events and calls your code; Deferreds carry a result (or a
-//! [`Failure`]) down a chain of callbacks and errbacks.
+//! A [`Reactor`] waits for events and calls your code; [`Deferred`]s carry a value or a
+//! [`Failure`] down a chain of callbacks with Twisted's rules and Rust's types, and can be
+//! awaited, so Twisted's `inlineCallbacks` is plain `async` Rust.
+//!
+//! ```
+//! use std::time::Duration;
+//! use torsion::{defer::Deferred, Reactor};
+//!
+//! let reactor = Reactor::new().unwrap();
+//! let (greeting, resolver) = Deferred::<&str>::new();
+//! let stopper = reactor.clone();
+//! greeting.add_callback(move |text| {
+//!     println!("{text}");
+//!     stopper.stop();
+//!     Ok(())
+//! });
+//! reactor.call_later(Duration::from_millis(1), move || resolver.callback("hello").unwrap());
+//! reactor.run();
+//! ```
+//!
+//! # Layers
+//!
+//! Modules import only downward; `defer` and `time` know nothing of the reactor.
+//!
+//! ```text
+//! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
+//! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
+//! net           Protocol, Transport, factories; TCP and Unix streams, UDP
+//! threads       the reactor's thread pool: defer_to_thread, blocking_call_from_thread
+//! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
+//! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
+//! ```
+//!
+//! Beside them, [`task`] (LoopingCall, defer_later, Cooperator, the fake Clock) runs on
+//! any clock through `time::ReactorTime`, and [`testing`] holds helpers for testing code
+//! built on torsion without sockets or sleeps, including the clean-reactor check.
 
 pub mod defer;
+pub mod endpoints;
 pub mod net;
+pub mod protocols;
 pub mod reactor;
 mod sys;
+pub mod task;
 pub mod testing;
+pub mod threads;
 pub mod time;
 
 pub use defer::{Deferred, Failure};
 pub use reactor::{Reactor, ReactorHandle};
 pub use time::DelayedCall;
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -9,7 +9,7 @@ use std::{
 };
 
 use torsion::{
-    defer::{Cancelled, Deferred, Panicked},
+    defer::{Cancelled, Deferred, Panicked, TimedOut},
     reactor::{Phase, SystemEvent},
     Failure, Reactor,
 };
@@ -24,6 +24,8 @@ each_backend!(
     cancelling_a_future_waiting_on_no_deferred_drops_it,
     shutdown_waits_for_a_deferred_from_a_before_trigger,
     a_failed_shutdown_deferred_is_logged_and_shutdown_goes_on,
+    add_timeout_times_out_on_the_reactor_clock,
+    add_timeout_lets_a_timely_result_through_on_the_reactor,
 );
 
 const TICK: Duration = Duration::from_millis(1);
@@ -162,4 +164,45 @@ fn a_failed_shutdown_deferred_is_logged_and_shutdown_goes_on(reactor: Reactor) {
         support::logged(&logs, Level::ERROR, &["drain failed", &site]),
         "{logs:?}"
     );
+}
+
+fn add_timeout_times_out_on_the_reactor_clock(reactor: Reactor) {
+    let (d, resolver) = Deferred::<u32>::new();
+    let outcome = Rc::new(RefCell::new(None));
+    d.add_timeout(TICK, &reactor).add_both({
+        let outcome = outcome.clone();
+        let stop = stopper(&reactor);
+        move |result: Result<u32, Failure>| {
+            *outcome.borrow_mut() = Some(result.map_err(|f| f.check::<TimedOut>().copied()));
+            stop();
+            Ok(())
+        }
+    });
+    reactor.run();
+    assert_eq!(
+        outcome.borrow_mut().take(),
+        Some(Err(Some(TimedOut { after: TICK })))
+    );
+    assert_eq!(resolver.callback(1), Ok(()), "the late result is swallowed");
+    torsion::testing::assert_clean(&reactor);
+}
+
+fn add_timeout_lets_a_timely_result_through_on_the_reactor(reactor: Reactor) {
+    let (d, resolver) = Deferred::<u32>::new();
+    let outcome = Rc::new(Cell::new(None));
+    d.add_timeout(Duration::from_secs(3600), &reactor)
+        .add_callback({
+            let outcome = outcome.clone();
+            let stop = stopper(&reactor);
+            move |n| {
+                outcome.set(Some(n));
+                stop();
+                Ok(())
+            }
+        });
+    reactor.call_when_running(move || resolver.callback(7).unwrap());
+    reactor.run();
+    assert_eq!(outcome.get(), Some(7));
+    // The hour-long timer was cancelled when the result came: nothing is left behind.
+    torsion::testing::assert_clean(&reactor);
 }

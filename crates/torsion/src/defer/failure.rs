@@ -48,11 +48,17 @@ impl Failure {
     /// Wraps an already boxed error, noting the caller's location.
     #[track_caller]
     pub fn from_boxed(error: Box<dyn Error + 'static>) -> Failure {
+        Failure::from_boxed_at(error, Location::caller())
+    }
+
+    /// Wraps an already boxed error made elsewhere (on a pool thread, say), located at
+    /// `location`: where the work that failed was asked for.
+    pub fn from_boxed_at(
+        error: Box<dyn Error + 'static>,
+        location: &'static Location<'static>,
+    ) -> Failure {
         Failure {
-            inner: Rc::new(Inner {
-                error,
-                location: Location::caller(),
-            }),
+            inner: Rc::new(Inner { error, location }),
         }
     }
 

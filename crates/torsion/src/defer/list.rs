@@ -69,6 +69,8 @@ struct State<T> {
     results: Vec<Option<Result<T, Failure>>>,
     finished: usize,
     resolver: Resolver<ListResult<T>>,
+    /// The list decided its result (it fires once).
+    decided: bool,
     fire_on_one_callback: bool,
     fire_on_one_errback: bool,
 }
@@ -133,31 +135,34 @@ impl<T: 'static> DeferredList<T> {
             results: (0..count).map(|_| None).collect(),
             finished: 0,
             resolver,
+            decided: false,
             fire_on_one_callback,
             fire_on_one_errback: self.fire_on_one_errback,
         }));
         let consume_errors = self.consume_errors;
         for (index, d) in self.deferreds.into_iter().enumerate() {
+            // An input that already has its result is recorded at once, without a callback.
+            let d = match d.try_result() {
+                Ok(result) => {
+                    if let (Err(failure), false) = (&result, consume_errors) {
+                        // Taken out of its chain but not consumed: report it as the
+                        // chain would have when dropped.
+                        super::chain::log_unhandled(failure, failure.location());
+                    }
+                    let fire = state.borrow_mut().record(index, result);
+                    fire.fire(&state);
+                    continue;
+                }
+                Err(d) => d,
+            };
             let state = state.clone();
             d.add_both(move |result: Result<T, Failure>| {
                 let left_in_chain = match &result {
                     Err(failure) if !consume_errors => Err(failure.clone()),
                     _ => Ok(()),
                 };
-                let (fire, resolver) = {
-                    let mut s = state.borrow_mut();
-                    let fire = s.record(index, result);
-                    (fire, s.resolver.clone())
-                };
-                // Fire outside the borrow: the list's callbacks may touch the inputs.
-                let _ = match fire {
-                    Fire::Nothing => Ok(()),
-                    Fire::First(value, index) => {
-                        resolver.callback(ListResult::First { value, index })
-                    }
-                    Fire::Failed(index, failure) => resolver.errback(FirstError { index, failure }),
-                    Fire::All(results) => resolver.callback(ListResult::All(results)),
-                };
+                let fire = state.borrow_mut().record(index, result);
+                fire.fire(&state);
                 left_in_chain
             });
         }
@@ -186,16 +191,40 @@ impl<T: 'static> FirstSuccessList<T> {
     }
 }
 
+impl<T: 'static> Fire<T> {
+    /// Fires the list's Deferred if the last input decided so: outside the state's
+    /// borrow, because the list's callbacks may touch the inputs.
+    fn fire(self, state: &RefCell<State<T>>) {
+        if let Fire::Nothing = self {
+            return;
+        }
+        let resolver = state.borrow().resolver.clone();
+        // Cannot fail: `record` decides the list's result once.
+        let _ = match self {
+            Fire::Nothing => Ok(()),
+            Fire::First(value, index) => resolver.callback(ListResult::First { value, index }),
+            Fire::Failed(index, failure) => resolver.errback(FirstError { index, failure }),
+            Fire::All(results) => resolver.callback(ListResult::All(results)),
+        };
+    }
+}
+
 impl<T: 'static> State<T> {
     fn record(&mut self, index: usize, result: Result<T, Failure>) -> Fire<T> {
         self.finished += 1;
-        if self.resolver.called() {
+        if self.decided {
             // Already fired: keep nothing, the list's result is gone.
             return Fire::Nothing;
         }
         let result = match result {
-            Ok(value) if self.fire_on_one_callback => return Fire::First(value, index),
-            Err(failure) if self.fire_on_one_errback => return Fire::Failed(index, failure),
+            Ok(value) if self.fire_on_one_callback => {
+                self.decided = true;
+                return Fire::First(value, index);
+            }
+            Err(failure) if self.fire_on_one_errback => {
+                self.decided = true;
+                return Fire::Failed(index, failure);
+            }
             other => other,
         };
         if let Some(slot) = self.results.get_mut(index) {
@@ -204,6 +233,7 @@ impl<T: 'static> State<T> {
         if self.finished < self.results.len() {
             return Fire::Nothing;
         }
+        self.decided = true;
         // Every slot is filled: each input records exactly once, at its own index.
         Fire::All(self.results.drain(..).flatten().collect())
     }

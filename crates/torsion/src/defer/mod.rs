@@ -48,6 +48,13 @@
 //! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
+//! Work on another thread comes back through the reactor's thread pool or its
+//! `ReactorHandle`, never by sending a Deferred:
+//!
+//! ```compile_fail
+//! let (d, _resolver) = torsion::defer::Deferred::<u32>::new();
+//! std::thread::spawn(move || drop(d)); // error: `Rc` cannot be sent between threads
+//! ```
 
 mod bridge;
 mod chain;
@@ -161,6 +168,29 @@ fn run_inline<R: IntoStep>(
     }
 }
 
+/// Adds `link` to `chain` and gives the handle of the new tail.
+fn chained<U>(
+    chain: Rc<Chain>,
+    site: &'static Location<'static>,
+    link: impl FnOnce(Outcome) -> Step + 'static,
+) -> Deferred<U> {
+    chain.add(link, site);
+    Deferred {
+        repr: Repr::Chain(chain),
+    }
+}
+
+/// Runs `f` on the value in a chain's box, reusing the box for what `f` returns.
+fn call_with<T: 'static, R: IntoStep>(mut value: Value, f: impl FnOnce(T) -> R) -> Step {
+    let t = value.take::<T>();
+    f(t).into_step(Some(value))
+}
+
+/// Passes a result on unchanged (a failure by a callback, a value by an errback).
+fn pass(outcome: Outcome) -> Step {
+    Step(StepKind::Done(outcome))
+}
+
 /// The failure of a Deferred used after it was consumed: unreachable through the
 /// public API (every consuming method takes `self`), reported rather than panicking.
 fn gone() -> Failure {
@@ -205,8 +235,10 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Takes the representation out; the emptied handle's drop does nothing.
-    fn into_repr(mut self) -> Repr<T> {
-        std::mem::replace(&mut self.repr, Repr::Gone)
+    fn into_repr(self) -> Repr<T> {
+        // Not dropped: its drop would only look at the `Gone` left behind.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        std::mem::replace(&mut this.repr, Repr::Gone)
     }
 
     /// A known result, retyped: a failure passing by callbacks that will not run.
@@ -233,21 +265,10 @@ impl<T: 'static> Deferred<T> {
                 result: Err(f),
                 created,
             } => Self::fired(Err(f), created),
-            Repr::Chain(chain) => {
-                chain.add(
-                    move |outcome: Outcome| match outcome {
-                        Ok(mut value) => {
-                            let t = value.take::<T>();
-                            callback(t).into_step(Some(value))
-                        }
-                        Err(failure) => Step(StepKind::Done(Err(failure))),
-                    },
-                    site,
-                );
-                Deferred {
-                    repr: Repr::Chain(chain),
-                }
-            }
+            Repr::Chain(chain) => chained(chain, site, move |outcome| match outcome {
+                Ok(value) => call_with(value, callback),
+                Err(failure) => pass(Err(failure)),
+            }),
             Repr::Gone => Self::fired(Err(gone()), site),
         }
     }
@@ -270,18 +291,10 @@ impl<T: 'static> Deferred<T> {
                 result: Err(f),
                 created,
             } => run_inline(move || errback(f), site, created),
-            Repr::Chain(chain) => {
-                chain.add(
-                    move |outcome: Outcome| match outcome {
-                        Ok(value) => Step(StepKind::Done(Ok(value))),
-                        Err(failure) => errback(failure).into_step(None),
-                    },
-                    site,
-                );
-                Deferred {
-                    repr: Repr::Chain(chain),
-                }
-            }
+            Repr::Chain(chain) => chained(chain, site, move |outcome| match outcome {
+                Ok(value) => pass(Ok(value)),
+                Err(failure) => errback(failure).into_step(None),
+            }),
             Repr::Gone => Self::fired(Err(gone()), site),
         }
     }
@@ -307,21 +320,10 @@ impl<T: 'static> Deferred<T> {
                 result: Err(f),
                 created,
             } => run_inline(move || errback(f), site, created),
-            Repr::Chain(chain) => {
-                chain.add(
-                    move |outcome: Outcome| match outcome {
-                        Ok(mut value) => {
-                            let t = value.take::<T>();
-                            callback(t).into_step(Some(value))
-                        }
-                        Err(failure) => errback(failure).into_step(None),
-                    },
-                    site,
-                );
-                Deferred {
-                    repr: Repr::Chain(chain),
-                }
-            }
+            Repr::Chain(chain) => chained(chain, site, move |outcome| match outcome {
+                Ok(value) => call_with(value, callback),
+                Err(failure) => errback(failure).into_step(None),
+            }),
             Repr::Gone => Self::fired(Err(gone()), site),
         }
     }
@@ -337,21 +339,10 @@ impl<T: 'static> Deferred<T> {
         let site = Location::caller();
         match self.into_repr() {
             Repr::Fired { result, created } => run_inline(move || f(result), site, created),
-            Repr::Chain(chain) => {
-                chain.add(
-                    move |outcome: Outcome| match outcome {
-                        Ok(mut value) => {
-                            let t = value.take::<T>();
-                            f(Ok(t)).into_step(Some(value))
-                        }
-                        Err(failure) => f(Err(failure)).into_step(None),
-                    },
-                    site,
-                );
-                Deferred {
-                    repr: Repr::Chain(chain),
-                }
-            }
+            Repr::Chain(chain) => chained(chain, site, move |outcome| match outcome {
+                Ok(value) => call_with(value, |t: T| f(Ok(t))),
+                Err(failure) => f(Err(failure)).into_step(None),
+            }),
             Repr::Gone => Self::fired(Err(gone()), site),
         }
     }

@@ -84,9 +84,14 @@ struct Queue<T> {
 }
 
 impl DeferredSemaphore {
-    /// A semaphore with `tokens` tokens (at least one).
+    /// A semaphore with `tokens` tokens.
+    ///
+    /// # Panics
+    /// When `tokens` is 0, as Twisted raises `ValueError`: a semaphore without tokens
+    /// would make every caller wait forever, which is a bug in the caller.
     pub fn new(tokens: usize) -> DeferredSemaphore {
-        let limit = tokens.max(1);
+        assert!(tokens > 0, "DeferredSemaphore requires at least one token");
+        let limit = tokens;
         DeferredSemaphore {
             shared: Rc::new(RefCell::new(Tokens {
                 limit,

@@ -1,5 +1,5 @@
-//! Connections: protocols, transports and factories over TCP and Unix stream sockets
-//! (Twisted's `twisted.internet.protocol`, `tcp` and `unix`).
+//! Networking: protocols, transports and factories over TCP and Unix stream sockets,
+//! and datagram ports (Twisted's `twisted.internet` `protocol`, `tcp`, `unix`, `udp`).
 //!
 //! ```
 //! use std::rc::Rc;
@@ -29,6 +29,7 @@
 //! On a real socket, [`listen_tcp`] serves each accepted connection with a protocol its
 //! [`ProtocolFactory`] builds, and [`connect_tcp`] makes one connection for a
 //! [`ClientFactory`]; [`listen_unix`] and [`connect_unix`] do the same for Unix sockets.
+//! [`udp`] holds datagram ports: [`listen_udp`], connected UDP and multicast.
 //!
 //! # What a transport promises
 //!
@@ -61,8 +62,10 @@ mod conn;
 mod connect;
 mod error;
 mod listen;
+mod multicast;
 mod protocol;
 mod transport;
+pub mod udp;
 
 pub use address::Address;
 pub use connect::{connect_tcp, connect_unix, Connector};
@@ -70,8 +73,13 @@ pub use error::{ConnectError, ConnectionLost, ListenError};
 pub use listen::{
     listen_tcp, listen_unix, ListeningPort, ACCEPT_LIMIT, DEFAULT_BACKLOG, STARVED_RETRY,
 };
+pub use multicast::{listen_multicast, MulticastInterface};
 pub use protocol::{factory_fn, ClientFactory, CloseReason, FnFactory, Protocol, ProtocolFactory};
 pub use transport::{
     Producer, ProducerAlreadyRegistered, PullProducer, PushProducer, Transport, WriteLimits,
     DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_MAX_WRITE_BUFFER,
+};
+pub use udp::{
+    listen_udp, DatagramProtocol, UdpError, UdpPort, UdpStats, DEFAULT_MAX_PACKET_SIZE,
+    MAX_PACKET_SIZE, READ_BUDGET,
 };

@@ -64,6 +64,11 @@ impl ReactorHandle {
         self.call_from_thread(|reactor| reactor.stop());
     }
 
+    /// True when called on the reactor's own thread (where blocking on it would hang).
+    pub fn is_reactor_thread(&self) -> bool {
+        thread::current().id() == self.shared.thread
+    }
+
     /// Ends the reactor's current wait, so it runs a loop turn (and checks its timers).
     pub fn wake(&self) {
         self.shared.wake_from(thread::current().id());
@@ -95,6 +100,8 @@ pub(crate) struct Queue {
 /// The part of a reactor that other threads can reach.
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
+    /// Set when the reactor is dropped: calls pushed afterwards are dropped unrun.
+    closed: AtomicBool,
     /// True from the first push after a drain until the loop's next drain. While it is
     /// set, the loop does not sleep and pushers do not wake it again.
     pending: AtomicBool,
@@ -107,6 +114,7 @@ impl Shared {
     pub(crate) fn new(waker: Arc<Waker>) -> Shared {
         Shared {
             queue: Mutex::new(Queue::default()),
+            closed: AtomicBool::new(false),
             pending: AtomicBool::new(false),
             waker,
             thread: thread::current().id(),
@@ -114,8 +122,26 @@ impl Shared {
     }
 
     pub(crate) fn push_call(&self, call: ThreadCall) {
-        self.lock().calls.push(call);
+        let mut queue = self.lock();
+        // Checked under the lock that `close` takes, so no call slips in after it.
+        if self.closed.load(Ordering::Acquire) {
+            drop(queue);
+            drop(call); // Outside the lock: its captures may do anything when dropped.
+            return;
+        }
+        queue.calls.push(call);
+        drop(queue);
         self.mark_pending();
+    }
+
+    /// Drops every queued call and every call pushed from now on (the reactor is gone).
+    pub(crate) fn close(&self) {
+        let taken = {
+            let mut queue = self.lock();
+            self.closed.store(true, Ordering::Release);
+            mem::take(&mut *queue)
+        };
+        drop(taken);
     }
 
     pub(crate) fn push_task(&self, key: usize, id: u64) {

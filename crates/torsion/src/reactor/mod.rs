@@ -46,6 +46,7 @@
 //! when its last handle goes.
 
 use std::{
+    any::Any,
     cell::{Cell, RefCell},
     fmt,
     panic::Location,
@@ -129,6 +130,9 @@ struct Inner {
     stop_requested: Cell<bool>,
     /// The shutdown event is firing.
     stopping: Cell<bool>,
+    /// State that upper layers keep per reactor (the thread pool), one value per type;
+    /// the reactor cannot name their types, since modules only import downward.
+    extensions: RefCell<Vec<Rc<dyn Any>>>,
 }
 
 impl Reactor {
@@ -231,6 +235,22 @@ impl Reactor {
     /// Which readiness backend this reactor uses.
     pub fn backend(&self) -> Backend {
         self.inner.poller.borrow().backend()
+    }
+
+    /// This reactor's value of type `T` for an upper layer, if it made one.
+    pub(crate) fn extension<T: 'static>(&self) -> Option<Rc<T>> {
+        let extensions = self.inner.extensions.borrow();
+        extensions
+            .iter()
+            .find_map(|ext| ext.clone().downcast::<T>().ok())
+    }
+
+    /// Stores `value` as this reactor's value of type `T` (replacing an older one), for
+    /// [`extension`](Self::extension) to find.
+    pub(crate) fn set_extension<T: 'static>(&self, value: Rc<T>) {
+        let mut extensions = self.inner.extensions.borrow_mut();
+        extensions.retain(|ext| !ext.is::<T>());
+        extensions.push(value);
     }
 
     fn shutdown_due(&self) -> bool {
@@ -368,6 +388,7 @@ impl Builder {
                 running: Cell::new(false),
                 stop_requested: Cell::new(false),
                 stopping: Cell::new(false),
+                extensions: RefCell::default(),
             }),
         })
     }
@@ -390,6 +411,14 @@ impl std::error::Error for BuildError {
             BuildError::UnknownBackend(e) => Some(e),
             BuildError::Backend { source, .. } => Some(source),
         }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Calls queued or sent later by other threads can never run now: drop them, so
+        // that a thread waiting for one of them (blocking_call_from_thread) is told.
+        self.shared.close();
     }
 }
 

@@ -1,5 +1,6 @@
 //! Helpers for testing code built on torsion without sockets or sleeps (Twisted's
-//! `proto_helpers` and trial's checks).
+//! `proto_helpers` and trial's checks): log capture, the fake [`Clock`], and the
+//! clean-reactor check ([`check_clean`], [`assert_clean`]).
 //!
 //! ```
 //! use torsion::defer::{fail, Deferred, Failure};
@@ -13,8 +14,13 @@
 //! assert!(logs.iter().any(|e| e.message.contains("unhandled error in Deferred: boom")));
 //! ```
 
+mod clean;
 mod logs;
 mod string_transport;
 
+pub use clean::{assert_clean, check_clean, Dirty};
 pub use logs::{capture_logs, CapturedEvent};
 pub use string_transport::StringTransport;
+
+/// The fake clock, here too because tests look for it here (Twisted's `task.Clock`).
+pub use crate::task::Clock;

@@ -21,12 +21,13 @@
 //! the reactor, so `defer` (timeouts), `task` (the fake `Clock`, `LoopingCall`) and the
 //! reactor itself all share one queue implementation.
 //!
-//! The queue is a binary heap ordered by (deadline, scheduling order), with lazy
-//! cancellation as Twisted does: cancelling a call drops its closure at once and marks
-//! its heap entry stale; stale entries are skipped when they reach the top, and the heap
+//! The queue is a min-heap (4-ary, to touch fewer cache lines than a binary one) ordered
+//! by (deadline, scheduling order), with lazy cancellation as Twisted does: cancelling a
+//! call drops its closure at once and marks its heap entry stale; stale entries are skipped when they reach the top, and the heap
 //! is rebuilt without them when they outnumber the live ones. Adding and cancelling are
 //! O(log n) and O(1); calls due at the same instant run in the order they were scheduled.
 
+mod heap;
 mod queue;
 
 use std::fmt;

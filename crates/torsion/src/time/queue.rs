@@ -1,13 +1,12 @@
 //! The timer heap behind every clock: [`TimerQueue`] and its [`DelayedCall`] handles.
 
 use std::cell::{Cell, RefCell};
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::fmt;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use super::heap::{Entry, Heap};
 use super::{CallSite, TimerError};
 
 /// A queue of calls ordered by deadline; the engine of the reactor's timers and of the
@@ -37,14 +36,14 @@ pub struct Due {
 }
 
 pub(super) struct Shared {
-    pub(super) heap: RefCell<BinaryHeap<Entry>>,
+    pub(super) heap: RefCell<Heap>,
     now: Box<dyn Fn() -> Duration>,
     next_seq: Cell<u64>,
     /// Heap entries that no longer lead to a pending call (cancelled or moved).
     stale: Cell<usize>,
 }
 
-struct Call {
+pub(super) struct Call {
     state: RefCell<State>,
     /// Deadline on the queue's clock.
     at: Cell<Duration>,
@@ -60,12 +59,6 @@ enum State {
     Cancelled,
 }
 
-pub(super) struct Entry {
-    at: Duration,
-    seq: u64,
-    call: Rc<Call>,
-}
-
 /// Rebuild the heap once stale entries exceed this many and half of it.
 const COMPACT_THRESHOLD: usize = 64;
 
@@ -77,7 +70,7 @@ impl TimerQueue {
     pub fn new(now: impl Fn() -> Duration + 'static) -> TimerQueue {
         TimerQueue {
             shared: Rc::new(Shared {
-                heap: RefCell::new(BinaryHeap::new()),
+                heap: RefCell::default(),
                 now: Box::new(now),
                 next_seq: Cell::new(0),
                 stale: Cell::new(0),
@@ -113,7 +106,7 @@ impl TimerQueue {
             site,
         });
         self.shared.heap.borrow_mut().push(Entry {
-            at,
+            at: nanos(at),
             seq,
             call: call.clone(),
         });
@@ -135,7 +128,7 @@ impl TimerQueue {
         let mut heap = self.shared.heap.borrow_mut();
         while let Some(top) = heap.peek() {
             if top.is_live() {
-                return Some(top.at);
+                return Some(top.call.at.get());
             }
             heap.pop();
             self.shared
@@ -158,7 +151,7 @@ impl TimerQueue {
                     .set(self.shared.stale.get().saturating_sub(1));
                 continue;
             }
-            if top.at > now || top.seq >= seq_limit {
+            if top.at > nanos(now) || top.seq >= seq_limit {
                 return None;
             }
             let entry = heap.pop()?;
@@ -170,7 +163,7 @@ impl TimerQueue {
             return Some(Due {
                 f,
                 site: entry.call.site,
-                at: entry.at,
+                at: entry.call.at.get(),
             });
         }
     }
@@ -193,7 +186,7 @@ impl TimerQueue {
     pub fn pending(&self) -> Vec<DelayedCall> {
         let heap = self.shared.heap.borrow();
         let mut live: Vec<&Entry> = heap.iter().filter(|e| e.is_live()).collect();
-        live.sort_by(|a, b| b.cmp(a));
+        live.sort_by_key(|e| (e.at, e.seq));
         live.iter()
             .map(|e| DelayedCall {
                 call: e.call.clone(),
@@ -313,7 +306,7 @@ impl DelayedCall {
         self.call.at.set(at);
         self.call.seq.set(seq);
         queue.heap.borrow_mut().push(Entry {
-            at,
+            at: nanos(at),
             seq,
             call: self.call.clone(),
         });
@@ -358,23 +351,8 @@ impl Entry {
     }
 }
 
-// BinaryHeap is a max-heap: the entry with the smallest (deadline, order) is "greatest".
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
+/// A deadline as the heap's key: nanoseconds, saturated at `u64::MAX` (584 years); calls
+/// further out than that keep their scheduling order among themselves.
+fn nanos(at: Duration) -> u64 {
+    u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
 }
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
-    }
-}
-
-impl Eq for Entry {}

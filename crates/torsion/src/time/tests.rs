@@ -148,3 +148,38 @@ fn delayed_call_records_where_it_was_scheduled() {
     assert!(call.site().file().ends_with("tests.rs"));
     assert!(format!("{call:?}").contains("pending"));
 }
+
+#[test]
+fn thousands_of_shuffled_calls_run_sorted_by_deadline_then_order() {
+    let (queue, now, _log) = fixture();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let mut expected = Vec::new();
+    let mut calls = Vec::new();
+    // Few distinct deadlines, so most calls tie and the scheduling order must decide.
+    let mut x: u64 = 7;
+    for i in 0..5_000u64 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let at = Duration::from_millis((x >> 33) % 50);
+        let ran = ran.clone();
+        calls.push(queue.schedule(at, Box::new(move || ran.borrow_mut().push(i))));
+        if i % 3 != 0 {
+            expected.push((at, i));
+        }
+    }
+    // Cancel every third call: enough stale entries to rebuild the heap on the way.
+    for call in calls.iter().step_by(3) {
+        call.cancel().unwrap();
+    }
+    // Move one live call later; it must run once, at its new place.
+    calls[1].reset(Duration::from_millis(100)).unwrap();
+    expected.retain(|&(_, i)| i != 1);
+    expected.sort();
+    expected.push((Duration::from_millis(100), 1));
+    for ms in 0..=100 {
+        now.set(Duration::from_millis(ms));
+        queue.run_due(now.get());
+    }
+    let order: Vec<u64> = expected.iter().map(|&(_, i)| i).collect();
+    assert_eq!(*ran.borrow(), order);
+    assert!(queue.is_empty());
+}

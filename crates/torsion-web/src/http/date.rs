@@ -1,0 +1,187 @@
+//! The `Date` header value, formatted at most once a second (Twisted's `datetimeToString`,
+//! cached as its `HTTPChannel` does).
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use torsion_web::http::DateCache;
+//! let mut dates = DateCache::new();
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+//! assert_eq!(dates.get(now), b"Sun, 06 Nov 1994 08:49:37 GMT");
+//! // Within the same second the cached bytes are handed back as they are.
+//! assert_eq!(dates.get(now + Duration::from_millis(999)), b"Sun, 06 Nov 1994 08:49:37 GMT");
+//! ```
+//!
+//! The format is RFC 9110's IMF-fixdate, always 29 bytes, in UTC. The time is passed in,
+//! never read from the system clock here. Times before 1970 are written as the epoch, and
+//! times after 9999-12-31T23:59:59 as that second, so the value keeps its fixed form.
+
+use std::time::SystemTime;
+
+/// The length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub const DATE_LEN: usize = 29;
+
+/// The last second a four-digit year can show: 9999-12-31T23:59:59Z.
+const MAX_SECONDS: u64 = 253_402_300_799;
+
+const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// The last `Date` value formatted and the second it shows.
+#[derive(Debug, Clone)]
+pub struct DateCache {
+    /// Seconds since the epoch that `value` shows; `None` before the first call.
+    second: Option<u64>,
+    value: [u8; DATE_LEN],
+}
+
+impl DateCache {
+    /// An empty cache; the first [`get`](Self::get) formats.
+    pub fn new() -> Self {
+        DateCache {
+            second: None,
+            value: [b' '; DATE_LEN],
+        }
+    }
+
+    /// The IMF-fixdate for `now`, formatted again only when its second differs from the
+    /// last call's.
+    pub fn get(&mut self, now: SystemTime) -> &[u8; DATE_LEN] {
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+            .min(MAX_SECONDS);
+        if self.second != Some(second) {
+            self.value = format_imf_fixdate(second);
+            self.second = Some(second);
+        }
+        &self.value
+    }
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        DateCache::new()
+    }
+}
+
+/// `seconds` since the epoch (at most [`MAX_SECONDS`]) as an IMF-fixdate.
+fn format_imf_fixdate(seconds: u64) -> [u8; DATE_LEN] {
+    let days = seconds / 86_400;
+    let in_day = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let weekday = (days + 4) % 7; // 1970-01-01 was a Thursday
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(WEEKDAYS[weekday as usize]);
+    put_two(&mut out[5..7], day);
+    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
+    put_two(&mut out[12..14], year / 100);
+    put_two(&mut out[14..16], year % 100);
+    put_two(&mut out[17..19], in_day / 3600);
+    put_two(&mut out[20..22], in_day / 60 % 60);
+    put_two(&mut out[23..25], in_day % 60);
+    out
+}
+
+/// Two decimal digits of `n` (below 100) into `slot`.
+fn put_two(slot: &mut [u8], n: u64) {
+    slot[0] = b'0' + (n / 10 % 10) as u8;
+    slot[1] = b'0' + (n % 10) as u8;
+}
+
+/// (year, month 1-12, day 1-31) of the day `days` after 1970-01-01, in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`, for days after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn known_dates_are_formatted() {
+        let table: &[(u64, &str)] = &[
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (1_709_164_799, "Wed, 28 Feb 2024 23:59:59 GMT"),
+            (1_709_251_199, "Thu, 29 Feb 2024 23:59:59 GMT"),
+            (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 GMT"),
+            (1_767_225_599, "Wed, 31 Dec 2025 23:59:59 GMT"),
+            (MAX_SECONDS, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ];
+        for &(seconds, expected) in table {
+            assert_eq!(
+                DateCache::new().get(at(seconds)),
+                expected.as_bytes(),
+                "{seconds}"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_times_are_clamped() {
+        let mut dates = DateCache::new();
+        assert_eq!(
+            dates.get(at(MAX_SECONDS + 1_000_000)),
+            b"Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(dates.get(before), b"Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_round_trips() {
+        // Walk day by day from 1970 to 2370 checking the calendar's own invariants.
+        let (mut year, mut month, mut day) = (1970, 1, 1);
+        for days in 0..146_097 {
+            assert_eq!(civil_from_days(days), (year, month, day), "{days}");
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let month_days = match month {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            day += 1;
+            if day > month_days {
+                (day, month) = (1, month + 1);
+                if month > 12 {
+                    (month, year) = (1, year + 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_formats_once_per_second() {
+        let mut dates = DateCache::new();
+        let first = *dates.get(at(100) + Duration::from_millis(10));
+        assert_eq!(dates.second, Some(100));
+        assert_eq!(*dates.get(at(100) + Duration::from_millis(990)), first);
+        assert_ne!(*dates.get(at(101)), first);
+        assert_eq!(dates.second, Some(101));
+    }
+}

@@ -1,0 +1,750 @@
+//! Request heads read strictly (the parsing half of Twisted's `HTTPChannel`), and the
+//! framing rules shared with response heads.
+//!
+//! ```
+//! use torsion_web::http::{Framing, Parsed, RequestParser, Version};
+//! let mut parser = RequestParser::new();
+//! let bytes = b"POST /echo HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\nhello";
+//! assert!(matches!(parser.parse(&bytes[..20]), Ok(Parsed::Partial))); // feed me more
+//! let Ok(Parsed::Complete { value: head, consumed }) = parser.parse(bytes) else { panic!() };
+//! assert_eq!((head.method(), head.target(), head.version()), ("POST", "/echo", Version::Http11));
+//! assert_eq!(head.framing(), Framing::Length(5));
+//! assert!(head.keep_alive());
+//! assert_eq!(&bytes[consumed..], b"hello"); // the body starts right after the head
+//! ```
+//!
+//! # Feeding the parser
+//!
+//! [`RequestParser::parse`] takes everything received since the last head ended. It
+//! remembers how far it has looked, so a head that arrives one byte at a time is scanned
+//! once, and it hands `httparse` (which tokenizes the start line and fields) only a
+//! complete head. After `Complete { consumed }`, drop those bytes and call again for the
+//! next pipelined request; after an error, answer with [`HeadError::status`] and close:
+//! the rest of the stream cannot be trusted.
+//!
+//! # Strictness
+//!
+//! Request smuggling lives in the leniencies that make two parsers frame the same bytes
+//! differently, so the parser leaves none that touch framing (RFC 9112, and the history of
+//! Twisted's and hyper's advisories):
+//!
+//! - Every line ends in CRLF. A bare LF or a CR not followed by LF anywhere in the head is
+//!   400, never a line end (RFC 9112 §2.2 allows a bare LF; we do not). Empty lines
+//!   before the request line are skipped (RFC 9112 §2.2) and count toward the head size.
+//! - Obsolete line folding, whitespace before a field's colon, a field value with NUL or
+//!   another control byte, a request target that is not ASCII or not in the form its
+//!   method calls for (RFC 9112 §3.2), a missing or repeated `Host` in HTTP/1.1: 400.
+//!   Versions other than HTTP/1.0 and HTTP/1.1: 505.
+//! - `Content-Length` is `1*DIGIT`, read with checked arithmetic: `+5`, `-1`, `0x5`,
+//!   `5 5`, an empty value or one past `u64::MAX` is 400. Repeated fields, or a comma
+//!   list, are accepted when every element is valid and all say the same number (RFC 9110
+//!   §8.6 allows this; `5, 5` is 5); differing values are 400.
+//! - `Transfer-Encoding` must be exactly `chunked` (empty list elements are skipped, as
+//!   RFC 9110 §5.6.1 asks, and names match without case): a list that does not end in one
+//!   `chunked` (including `chunked, chunked`) or gives `chunked` parameters is 400; other
+//!   codings before a final `chunked` are 501, as we decode none (RFC 9112 §6.1). Both
+//!   `Transfer-Encoding` and `Content-Length`, or `Transfer-Encoding` in an HTTP/1.0
+//!   message: 400.
+//!
+//! # Limits
+//!
+//! [`HeadLimits`] holds three, each checked as soon as the bytes received prove it broken,
+//! so a peer that never ends its head cannot grow the buffer past it: the start line
+//! (default [`DEFAULT_MAX_START_LINE`], CRLF not counted; 414 for a request), the whole
+//! head (default [`DEFAULT_MAX_HEAD_SIZE`], every byte up to and including the blank
+//! line; 431) and the number of fields (default [`DEFAULT_MAX_HEADERS`]; 431).
+
+use std::fmt;
+
+use super::headers::{is_tchar, list_elements, trim_ows, Headers, Span};
+use super::{Parsed, Version};
+
+/// The longest start line (request line or status line) accepted, CRLF not counted.
+pub const DEFAULT_MAX_START_LINE: usize = 8 * 1024;
+
+/// The largest head accepted, from its first byte to the end of its blank line.
+pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
+
+/// The most header fields accepted in one head (hyper's default too).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Size limits for a head; see the [module docs](self) for how each is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    max_start_line: usize,
+    max_head_size: usize,
+    max_headers: usize,
+}
+
+/// How the body after a head is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body: none announced, `Content-Length: 0`, or a response that has none (to HEAD,
+    /// 1xx, 204, 304).
+    Empty,
+    /// Exactly this many bytes, more than zero.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// Everything until the peer closes the connection (responses only).
+    UntilClose,
+}
+
+/// A request head: request line and header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    headers: Headers,
+    method: Span,
+    target: Span,
+    version: Version,
+    framing: Framing,
+    content_length: Option<u64>,
+    keep_alive: bool,
+    expects_continue: bool,
+}
+
+/// Reads request heads from the bytes of a connection; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct RequestParser {
+    limits: HeadLimits,
+    scanner: Scanner,
+}
+
+/// Why a head was rejected. [`status`](HeadError::status) is the response a server sends
+/// before closing the connection.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// The request or status line is longer than the limit (414).
+    StartLineTooLong {
+        /// The limit, CRLF not counted.
+        max: usize,
+    },
+    /// The head is larger than the limit (431).
+    HeadTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// The head has more fields than the limit (431).
+    TooManyHeaders {
+        /// The limit.
+        max: usize,
+    },
+    /// A LF not preceded by CR (400).
+    BareLineFeed,
+    /// A CR not followed by LF, e.g. inside a field value (400).
+    BareCarriageReturn,
+    /// The request line is not `method SP request-target SP HTTP-version` (400).
+    InvalidRequestLine,
+    /// The request target is not ASCII, or not in a form its method allows (400).
+    InvalidTarget,
+    /// The status line is not `HTTP-version SP 3DIGIT SP reason` (502 for a proxy).
+    InvalidStatusLine,
+    /// A well-formed version other than HTTP/1.0 or HTTP/1.1 (505).
+    UnsupportedVersion,
+    /// A field name that is not a token, or a line without a colon (400).
+    InvalidHeaderName,
+    /// Whitespace between a field name and its colon (400, RFC 9112 §5.1).
+    WhitespaceBeforeColon,
+    /// A line starting with whitespace, continuing the field before (400, RFC 9112 §5.2).
+    ObsoleteLineFolding,
+    /// A field value with NUL or another control byte (400).
+    InvalidHeaderValue,
+    /// An HTTP/1.1 request without `Host` (400, RFC 9112 §3.2).
+    MissingHost,
+    /// More than one `Host` field (400).
+    RepeatedHost,
+    /// A `Content-Length` element that is not `1*DIGIT` or exceeds `u64::MAX` (400).
+    InvalidContentLength,
+    /// `Content-Length` values that differ (400).
+    ConflictingContentLength,
+    /// Both `Transfer-Encoding` and `Content-Length` (400).
+    ContentLengthWithTransferEncoding,
+    /// `Transfer-Encoding` in an HTTP/1.0 message (400, RFC 9112 §6.1).
+    TransferEncodingInHttp10,
+    /// `Transfer-Encoding` does not end in exactly one `chunked` (400).
+    ChunkedNotLast,
+    /// `Transfer-Encoding` with no coding, or `chunked` with parameters (400).
+    InvalidTransferEncoding,
+    /// A transfer coding other than `chunked` before the final `chunked` (501).
+    UnsupportedTransferCoding,
+}
+
+impl HeadLimits {
+    /// The defaults: [`DEFAULT_MAX_START_LINE`], [`DEFAULT_MAX_HEAD_SIZE`],
+    /// [`DEFAULT_MAX_HEADERS`].
+    pub fn new() -> Self {
+        HeadLimits {
+            max_start_line: DEFAULT_MAX_START_LINE,
+            max_head_size: DEFAULT_MAX_HEAD_SIZE,
+            max_headers: DEFAULT_MAX_HEADERS,
+        }
+    }
+
+    /// Start lines may be `max` bytes long, CRLF not counted.
+    pub fn with_max_start_line(mut self, max: usize) -> Self {
+        self.max_start_line = max;
+        self
+    }
+
+    /// Heads may be `max` bytes long, blank line included.
+    pub fn with_max_head_size(mut self, max: usize) -> Self {
+        self.max_head_size = max;
+        self
+    }
+
+    /// Heads may have `max` fields.
+    pub fn with_max_headers(mut self, max: usize) -> Self {
+        self.max_headers = max;
+        self
+    }
+
+    /// The longest start line accepted, CRLF not counted.
+    pub fn max_start_line(&self) -> usize {
+        self.max_start_line
+    }
+
+    /// The largest head accepted, blank line included.
+    pub fn max_head_size(&self) -> usize {
+        self.max_head_size
+    }
+
+    /// The most fields accepted.
+    pub fn max_headers(&self) -> usize {
+        self.max_headers
+    }
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits::new()
+    }
+}
+
+impl RequestHead {
+    /// The method, case as sent (methods are case-sensitive: `get` is not `GET`).
+    pub fn method(&self) -> &str {
+        self.headers.text(self.method)
+    }
+
+    /// The request target as sent: `/path?query`, an absolute URI, `host:port` for
+    /// CONNECT, or `*` for OPTIONS.
+    pub fn target(&self) -> &str {
+        self.headers.text(self.target)
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// How the request body is delimited: never [`Framing::UntilClose`].
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The `Content-Length`, if one was sent.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// True if the connection may carry another request after this one: HTTP/1.1 unless
+    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 §9.3).
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// True for an HTTP/1.1 request with `Expect: 100-continue`: the client waits for an
+    /// interim `100 Continue` before sending its body. HTTP/1.0 requests never expect it
+    /// (RFC 9110 §10.1.1). Other expectations are ignored.
+    pub fn expects_continue(&self) -> bool {
+        self.expects_continue
+    }
+
+    /// True for a HEAD request, whose response has no body.
+    pub fn is_head(&self) -> bool {
+        self.method() == "HEAD"
+    }
+}
+
+impl RequestParser {
+    /// A parser with the default [`HeadLimits`].
+    pub fn new() -> Self {
+        RequestParser::default()
+    }
+
+    /// A parser with these limits.
+    pub fn with_limits(limits: HeadLimits) -> Self {
+        RequestParser {
+            limits,
+            scanner: Scanner::default(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> HeadLimits {
+        self.limits
+    }
+
+    /// Reads one request head from the start of `buf`, everything received since the last
+    /// head ended. `Partial`: call again with more bytes appended.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, HeadError> {
+        let scanned = self.scanner.scan(buf, &self.limits);
+        if !matches!(scanned, Ok(None)) {
+            self.scanner = Scanner::default(); // the next call reads the next head
+        }
+        let Some(end) = scanned? else {
+            return Ok(Parsed::Partial);
+        };
+        let head = buf.get(..end.len).unwrap_or_default(); // the scanner saw every byte of it
+        let value = parse_request(head, end.fields, &self.limits)?;
+        Ok(Parsed::Complete {
+            value,
+            consumed: end.len,
+        })
+    }
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeadError::StartLineTooLong { max } => {
+                write!(f, "start line too long: over {max} bytes")
+            }
+            HeadError::HeadTooLarge { max } => write!(f, "head too large: over {max} bytes"),
+            HeadError::TooManyHeaders { max } => {
+                write!(f, "too many header fields: over {max}")
+            }
+            HeadError::BareLineFeed => f.write_str("line feed without carriage return"),
+            HeadError::BareCarriageReturn => f.write_str("carriage return without line feed"),
+            HeadError::InvalidRequestLine => f.write_str("invalid request line"),
+            HeadError::InvalidTarget => f.write_str("invalid request target"),
+            HeadError::InvalidStatusLine => f.write_str("invalid status line"),
+            HeadError::UnsupportedVersion => f.write_str("http version not supported"),
+            HeadError::InvalidHeaderName => f.write_str("invalid header field name"),
+            HeadError::WhitespaceBeforeColon => {
+                f.write_str("whitespace between header field name and colon")
+            }
+            HeadError::ObsoleteLineFolding => f.write_str("obsolete line folding in header"),
+            HeadError::InvalidHeaderValue => f.write_str("invalid header field value"),
+            HeadError::MissingHost => f.write_str("http/1.1 request without host"),
+            HeadError::RepeatedHost => f.write_str("more than one host field"),
+            HeadError::InvalidContentLength => f.write_str("invalid content-length"),
+            HeadError::ConflictingContentLength => f.write_str("conflicting content-length"),
+            HeadError::ContentLengthWithTransferEncoding => {
+                f.write_str("both transfer-encoding and content-length")
+            }
+            HeadError::TransferEncodingInHttp10 => {
+                f.write_str("transfer-encoding in an http/1.0 message")
+            }
+            HeadError::ChunkedNotLast => {
+                f.write_str("transfer-encoding does not end in one chunked")
+            }
+            HeadError::InvalidTransferEncoding => f.write_str("invalid transfer-encoding"),
+            HeadError::UnsupportedTransferCoding => f.write_str("unsupported transfer coding"),
+        }
+    }
+}
+
+impl std::error::Error for HeadError {}
+
+impl HeadError {
+    /// The status a server answers with before closing the connection.
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::StartLineTooLong { .. } => 414,
+            HeadError::HeadTooLarge { .. } | HeadError::TooManyHeaders { .. } => 431,
+            HeadError::UnsupportedVersion => 505,
+            HeadError::UnsupportedTransferCoding => 501,
+            HeadError::InvalidStatusLine => 502,
+            _ => 400,
+        }
+    }
+}
+
+/// A complete head found by [`Scanner::scan`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadEnd {
+    /// Bytes from the start of the buffer to the end of the blank line.
+    pub(crate) len: usize,
+    /// Field lines in the head.
+    pub(crate) fields: usize,
+}
+
+/// Where a head ends, found one byte at a time so that no byte is looked at twice and the
+/// limits hold however the bytes were split.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scanner {
+    /// Bytes of the buffer already looked at.
+    scanned: usize,
+    /// Where the current line starts.
+    line_start: usize,
+    /// The start line has ended; fields follow.
+    in_fields: bool,
+    /// Field lines ended so far.
+    fields: usize,
+}
+
+impl Scanner {
+    /// The head at the start of `buf`, `None` if it has not ended yet, or the first limit
+    /// or line-ending rule it breaks.
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        limits: &HeadLimits,
+    ) -> Result<Option<HeadEnd>, HeadError> {
+        if self.scanned > buf.len() {
+            // Not the buffer we saw before: start over rather than trust stale offsets.
+            *self = Scanner::default();
+        }
+        let mut prev = match self.scanned.checked_sub(1) {
+            Some(i) => buf.get(i).copied().unwrap_or(0),
+            None => 0,
+        };
+        for (i, &b) in buf.iter().enumerate().skip(self.scanned) {
+            self.scanned = i + 1;
+            if prev == b'\r' && b != b'\n' {
+                return Err(HeadError::BareCarriageReturn);
+            }
+            // How many bytes the head needs at least after this one: the rest of CRLF CRLF.
+            let mut needed = 4;
+            if b == b'\n' {
+                if prev != b'\r' {
+                    return Err(HeadError::BareLineFeed);
+                }
+                let empty = i - 1 == self.line_start;
+                self.line_start = i + 1;
+                needed = 2;
+                if !self.in_fields {
+                    // An empty line before the request line is skipped (RFC 9112 §2.2).
+                    self.in_fields = !empty;
+                } else if empty {
+                    return Ok(Some(HeadEnd {
+                        len: i + 1,
+                        fields: self.fields,
+                    }));
+                } else {
+                    self.fields += 1;
+                    if self.fields > limits.max_headers {
+                        return Err(HeadError::TooManyHeaders {
+                            max: limits.max_headers,
+                        });
+                    }
+                }
+            } else if b == b'\r' {
+                needed = if self.in_fields && i == self.line_start {
+                    1
+                } else {
+                    3
+                };
+            }
+            if !self.in_fields && b != b'\n' {
+                // The start line so far, not counting a CR that may begin its CRLF.
+                let len = i + 1 - self.line_start - usize::from(b == b'\r');
+                if len > limits.max_start_line {
+                    return Err(HeadError::StartLineTooLong {
+                        max: limits.max_start_line,
+                    });
+                }
+            }
+            if i + 1 + needed > limits.max_head_size {
+                return Err(HeadError::HeadTooLarge {
+                    max: limits.max_head_size,
+                });
+            }
+            prev = b;
+        }
+        Ok(None)
+    }
+}
+
+/// Parses a complete request head of at most `fields` fields and checks what `httparse`
+/// leaves to us.
+fn parse_request(
+    head: &[u8],
+    fields: usize,
+    limits: &HeadLimits,
+) -> Result<RequestHead, HeadError> {
+    let mut storage = [httparse::EMPTY_HEADER; 32];
+    let mut heap = Vec::new();
+    let slots: &mut [httparse::Header<'_>] = if fields <= storage.len() {
+        &mut storage
+    } else {
+        heap.resize(fields, httparse::EMPTY_HEADER);
+        &mut heap
+    };
+    let mut request = httparse::Request::new(slots);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HeadError::InvalidRequestLine),
+        Err(error) => return Err(diagnose(head, error, true, limits)),
+    }
+    let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
+    else {
+        return Err(HeadError::InvalidRequestLine);
+    };
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    if !valid_target(method, target) {
+        return Err(HeadError::InvalidTarget);
+    }
+    let facts = Facts::read(request.headers, version)?;
+    if version == Version::Http11 && facts.hosts == 0 {
+        return Err(HeadError::MissingHost);
+    }
+    if facts.hosts > 1 {
+        return Err(HeadError::RepeatedHost);
+    }
+    let framing = if facts.chunked {
+        Framing::Chunked
+    } else {
+        match facts.content_length {
+            Some(0) | None => Framing::Empty,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    let mut headers = Headers::with_capacity(head.len(), request.headers.len());
+    let method = headers.push_text(method);
+    let target = headers.push_text(target);
+    for field in request.headers.iter() {
+        headers.push(field.name, field.value);
+    }
+    Ok(RequestHead {
+        headers,
+        method,
+        target,
+        version,
+        framing,
+        content_length: facts.content_length,
+        keep_alive: facts.keep_alive,
+        expects_continue: facts.expects_continue && version == Version::Http11,
+    })
+}
+
+/// What the fields of a head say about framing and the connection.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    pub(crate) content_length: Option<u64>,
+    /// `Transfer-Encoding` is present and valid: exactly `chunked`.
+    pub(crate) chunked: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) expects_continue: bool,
+    pub(crate) hosts: usize,
+}
+
+impl Facts {
+    /// Reads the fields that decide framing and persistence, with the rules of the
+    /// [module docs](self).
+    pub(crate) fn read(
+        fields: &[httparse::Header<'_>],
+        version: Version,
+    ) -> Result<Facts, HeadError> {
+        let mut facts = Facts::default();
+        let (mut close, mut keep_alive, mut te) = (false, false, false);
+        for field in fields {
+            let name = field.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                for element in field.value.split(|&b| b == b',') {
+                    let n = parse_content_length(trim_ows(element))?;
+                    if facts.content_length.is_some_and(|m| m != n) {
+                        return Err(HeadError::ConflictingContentLength);
+                    }
+                    facts.content_length = Some(n);
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                te = true;
+            } else if name.eq_ignore_ascii_case("connection") {
+                for option in list_elements(std::iter::once(field.value)) {
+                    close |= option.eq_ignore_ascii_case(b"close");
+                    keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                }
+            } else if name.eq_ignore_ascii_case("expect") {
+                facts.expects_continue |=
+                    trim_ows(field.value).eq_ignore_ascii_case(b"100-continue");
+            } else if name.eq_ignore_ascii_case("host") {
+                facts.hosts += 1;
+            }
+        }
+        if te {
+            if version == Version::Http10 {
+                return Err(HeadError::TransferEncodingInHttp10);
+            }
+            if facts.content_length.is_some() {
+                return Err(HeadError::ContentLengthWithTransferEncoding);
+            }
+            check_transfer_encoding(
+                fields
+                    .iter()
+                    .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
+                    .map(|f| f.value),
+            )?;
+            facts.chunked = true;
+        }
+        facts.keep_alive = !close && (version == Version::Http11 || keep_alive);
+        Ok(facts)
+    }
+}
+
+/// `1*DIGIT` (RFC 9110 §8.6) with checked arithmetic: no sign, no prefix, no whitespace,
+/// nothing past `u64::MAX`.
+pub(crate) fn parse_content_length(digits: &[u8]) -> Result<u64, HeadError> {
+    if digits.is_empty() {
+        return Err(HeadError::InvalidContentLength);
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return Err(HeadError::InvalidContentLength);
+        }
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or(HeadError::InvalidContentLength)
+    })
+}
+
+/// Accepts only a coding list whose one and only coding is a final `chunked`.
+pub(crate) fn check_transfer_encoding<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+) -> Result<(), HeadError> {
+    let (mut codings, mut last_is_chunked) = (0usize, false);
+    for element in list_elements(values) {
+        if last_is_chunked {
+            return Err(HeadError::ChunkedNotLast); // something follows `chunked`
+        }
+        let (name, params) = match element.iter().position(|&b| b == b';') {
+            Some(at) => (trim_ows(element.get(..at).unwrap_or_default()), true),
+            None => (element, false),
+        };
+        codings += 1;
+        if name.eq_ignore_ascii_case(b"chunked") {
+            if params {
+                return Err(HeadError::InvalidTransferEncoding);
+            }
+            last_is_chunked = true;
+        }
+    }
+    match (codings, last_is_chunked) {
+        (0, _) => Err(HeadError::InvalidTransferEncoding),
+        (_, false) => Err(HeadError::ChunkedNotLast),
+        (1, true) => Ok(()),
+        (_, true) => Err(HeadError::UnsupportedTransferCoding),
+    }
+}
+
+/// True if `target` fits `method` (RFC 9112 §3.2): visible ASCII without `#`, and
+/// authority-form for CONNECT, `*` only for OPTIONS, else origin-form or absolute-form.
+fn valid_target(method: &str, target: &str) -> bool {
+    let bytes = target.as_bytes();
+    if bytes.is_empty()
+        || !bytes
+            .iter()
+            .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#')
+    {
+        return false;
+    }
+    if method == "CONNECT" {
+        // host ":" port, nothing else.
+        return match target.rsplit_once(':') {
+            Some((host, port)) => {
+                !host.is_empty()
+                    && !host.contains(['/', '?', '@'])
+                    && !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+            }
+            None => false,
+        };
+    }
+    if target == "*" {
+        return method == "OPTIONS";
+    }
+    if target.starts_with('/') {
+        return true;
+    }
+    // absolute-form: scheme ":" hier-part; the scheme starts with a letter.
+    match target.split_once(':') {
+        Some((scheme, rest)) => {
+            scheme
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && !rest.is_empty()
+        }
+        None => false,
+    }
+}
+
+/// Names the rule a complete head broke, from the kind of `httparse` error. `request`
+/// says which start line to blame.
+pub(crate) fn diagnose(
+    head: &[u8],
+    error: httparse::Error,
+    request: bool,
+    limits: &HeadLimits,
+) -> HeadError {
+    let bad_start = if request {
+        HeadError::InvalidRequestLine
+    } else {
+        HeadError::InvalidStatusLine
+    };
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let start_line = lines.by_ref().find(|l| !l.is_empty()).unwrap_or_default();
+    match error {
+        httparse::Error::HeaderName => lines
+            .take_while(|l| !l.is_empty())
+            .find_map(field_line_error)
+            .unwrap_or(HeadError::InvalidHeaderName),
+        httparse::Error::HeaderValue => HeadError::InvalidHeaderValue,
+        httparse::Error::TooManyHeaders => HeadError::TooManyHeaders {
+            max: limits.max_headers,
+        },
+        httparse::Error::Version => {
+            let version = if request {
+                start_line.rsplit(|&b| b == b' ').next()
+            } else {
+                start_line.split(|&b| b == b' ').next()
+            };
+            match version {
+                Some(&[b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
+                    if major.is_ascii_digit() && minor.is_ascii_digit() =>
+                {
+                    HeadError::UnsupportedVersion
+                }
+                _ => bad_start,
+            }
+        }
+        httparse::Error::NewLine | httparse::Error::Status | httparse::Error::Token => bad_start,
+    }
+}
+
+/// What is wrong with one field line, if anything `httparse` would call a bad name.
+fn field_line_error(line: &[u8]) -> Option<HeadError> {
+    if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Some(HeadError::ObsoleteLineFolding);
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return Some(HeadError::InvalidHeaderName);
+    };
+    let name = line.get(..colon).unwrap_or_default();
+    if name.last().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Some(HeadError::WhitespaceBeforeColon);
+    }
+    if name.is_empty() || !name.iter().copied().all(is_tchar) {
+        return Some(HeadError::InvalidHeaderName);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! Header fields of a parsed head or trailer section, held in one buffer.
+//!
+//! ```
+//! use torsion_web::http::{Parsed, RequestParser};
+//! let head = b"GET / HTTP/1.1\r\nHost: a.example\r\nAccept: text/html\r\nACCEPT: */*\r\n\r\n";
+//! let Ok(Parsed::Complete { value, .. }) = RequestParser::new().parse(head) else { panic!() };
+//! let headers = value.headers();
+//! assert_eq!(headers.get("host"), Some(&b"a.example"[..])); // names match without case
+//! assert_eq!(headers.get_all("accept").count(), 2);          // repeated fields stay apart, in order
+//! assert_eq!(headers.iter().next(), Some(("Host", &b"a.example"[..]))); // names as sent
+//! ```
+//!
+//! Names are tokens (RFC 9110 §5.1), so they are ASCII and handed out as `&str`; values
+//! may carry obs-text (bytes 0x80-0xFF) and are handed out as bytes, with the optional
+//! whitespace around them removed. A parsed head copies its names and values once into
+//! one buffer instead of allocating a string per field.
+
+use std::fmt;
+
+/// The header fields of one head or trailer section, in the order they came.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// Every name and value (and, for a head, its method, target or reason), back to back.
+    raw: Vec<u8>,
+    fields: Vec<Field>,
+}
+
+/// Where one field lies in `raw`: its name is `start..value`, its value `value..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Field {
+    start: usize,
+    value: usize,
+    end: usize,
+}
+
+/// A piece of text held in a [`Headers`] buffer besides the fields (a method, a target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Headers {
+    /// No fields.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// The number of fields, repeated names counted each time.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields in order, each name as sent and its value without surrounding whitespace.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.fields.iter().map(|field| {
+            (
+                self.str_at(field.start, field.value),
+                self.bytes_at(field.value, field.end),
+            )
+        })
+    }
+
+    /// The value of the first field named `name` (compared without case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// The values of every field named `name` (compared without case), in order.
+    pub fn get_all<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'h [u8]> + 'h {
+        self.iter()
+            .filter(move |(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// True if a field named `name` (compared without case) is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// An empty set with room for `bytes` of text and `fields` fields.
+    pub(crate) fn with_capacity(bytes: usize, fields: usize) -> Self {
+        Headers {
+            raw: Vec::with_capacity(bytes),
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Appends a field. The caller has validated the name as a token.
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
+        let start = self.raw.len();
+        self.raw.extend_from_slice(name.as_bytes());
+        let value_start = self.raw.len();
+        self.raw.extend_from_slice(value);
+        self.fields.push(Field {
+            start,
+            value: value_start,
+            end: self.raw.len(),
+        });
+    }
+
+    /// Keeps `text` in the buffer, outside the fields.
+    pub(crate) fn push_text(&mut self, text: &str) -> Span {
+        let start = self.raw.len();
+        self.raw.extend_from_slice(text.as_bytes());
+        Span {
+            start,
+            end: self.raw.len(),
+        }
+    }
+
+    /// Text kept by [`push_text`](Self::push_text).
+    pub(crate) fn text(&self, span: Span) -> &str {
+        self.str_at(span.start, span.end)
+    }
+
+    fn bytes_at(&self, start: usize, end: usize) -> &[u8] {
+        self.raw.get(start..end).unwrap_or_default()
+    }
+
+    fn str_at(&self, start: usize, end: usize) -> &str {
+        // Only `&str`s were copied between these offsets, so this never falls back.
+        std::str::from_utf8(self.bytes_at(start, end)).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(name, value)| (name, String::from_utf8_lossy(value))),
+            )
+            .finish()
+    }
+}
+
+/// True for `tchar` (RFC 9110 §5.6.2), the bytes of a token such as a method or field name.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// True if `s` is a non-empty token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().copied().all(is_tchar)
+}
+
+/// True for a byte allowed in a field value: VCHAR, SP, HTAB and obs-text (RFC 9110 §5.5).
+pub(crate) fn is_field_value_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+/// `s` without the optional whitespace (SP, HTAB) around it.
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t');
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t');
+    match (start, end) {
+        (Some(start), Some(end)) => s.get(start..=end).unwrap_or_default(),
+        _ => &[],
+    }
+}
+
+/// The non-empty elements of a comma-separated list (RFC 9110 §5.6.1) across every value
+/// given, trimmed; empty elements are skipped, as the RFC asks of recipients.
+pub(crate) fn list_elements<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+) -> impl Iterator<Item = &'a [u8]> {
+    values
+        .flat_map(|value| value.split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|element| !element.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_ignore_case_and_keep_order() {
+        let mut headers = Headers::new();
+        headers.push("Accept", b"a");
+        headers.push("Host", b"h");
+        headers.push("ACCEPT", b"b");
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.get("accept"), Some(&b"a"[..]));
+        assert_eq!(headers.get_all("Accept").collect::<Vec<_>>(), [b"a", b"b"]);
+        assert!(headers.contains("HOST"));
+        assert!(!headers.contains("Date"));
+        assert_eq!(
+            format!("{headers:?}"),
+            r#"[("Accept", "a"), ("Host", "h"), ("ACCEPT", "b")]"#
+        );
+    }
+
+    #[test]
+    fn text_spans_do_not_show_as_fields() {
+        let mut headers = Headers::new();
+        let method = headers.push_text("GET");
+        headers.push("Host", b"h");
+        assert_eq!(headers.text(method), "GET");
+        assert_eq!(headers.iter().count(), 1);
+    }
+
+    #[test]
+    fn list_elements_skip_empty_ones_and_trim() {
+        let values: [&[u8]; 3] = [b" a ,, b\t", b"", b",c,"];
+        let got: Vec<&[u8]> = list_elements(values.into_iter()).collect();
+        assert_eq!(got, [&b"a"[..], b"b", b"c"]);
+    }
+
+    #[test]
+    fn tokens_are_tchars() {
+        for (input, token) in [
+            (&b"Content-Length"[..], true),
+            (b"X!#$%&'*+-.^_`|~9", true),
+            (b"", false),
+            (b"Bad Name", false),
+            (b"Bad:", false),
+            (b"Bad\r", false),
+            (b"caf\xc3\xa9", false),
+        ] {
+            assert_eq!(is_token(input), token, "{input:?}");
+        }
+    }
+}
