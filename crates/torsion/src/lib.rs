@@ -27,6 +27,7 @@
 //! ```text
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
 //! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
+//! net           Protocol, Transport, factories; TCP and Unix streams, UDP
 //! threads       the reactor's thread pool: defer_to_thread, blocking_call_from_thread
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
@@ -41,6 +42,7 @@ pub mod endpoints;
 pub mod net;
 pub mod protocols;
 pub mod reactor;
+mod sys;
 pub mod task;
 pub mod testing;
 pub mod threads;

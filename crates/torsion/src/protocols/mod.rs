@@ -12,3 +12,4 @@
 //! reactor's `Protocol` and `Transport` traits land.
 
 pub mod basic;
+pub mod wire;

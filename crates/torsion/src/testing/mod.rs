@@ -16,9 +16,11 @@
 
 mod clean;
 mod logs;
+mod string_transport;
 
 pub use clean::{assert_clean, check_clean, Dirty};
 pub use logs::{capture_logs, CapturedEvent};
+pub use string_transport::StringTransport;
 
 /// The fake clock, here too because tests look for it here (Twisted's `task.Clock`).
 pub use crate::task::Clock;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod net;
+
 use std::{
     sync::{mpsc, Arc, Mutex},
     thread,

@@ -1,0 +1,195 @@
+//! An echo client: sends each line of its standard input to an echo server and prints
+//! what comes back, then hangs up once every line was echoed.
+//!
+//! ```text
+//! cargo run --example echo_server -- --listen tcp:8000 &
+//! printf 'one\ntwo\n' | cargo run --example echo_client -- --connect tcp:127.0.0.1:8000
+//! ```
+//!
+//! `--connect` takes `tcp:HOST:PORT` (or `tcp:host=HOST:port=PORT[:timeout=S]`) or
+//! `unix:PATH`. Standard input is read on a thread of its own (a blocking read must not
+//! hold the reactor); each line reaches the reactor through `call_from_thread`.
+
+use std::{
+    cell::RefCell,
+    io::{BufRead, Write},
+    net::SocketAddr,
+    process::ExitCode,
+};
+
+use torsion::{
+    endpoints::ClientEndpoint,
+    net::{
+        connect_tcp, connect_unix, Address, ClientFactory, CloseReason, Connector, Protocol,
+        ProtocolFactory,
+    },
+    protocols::basic::{LineProtocol, LineReceiver, Lines},
+    Failure, Reactor,
+};
+
+#[path = "common/net.rs"]
+mod net;
+
+use net::Failed;
+
+const USAGE: &str = "--connect ENDPOINT";
+
+/// The client's state, on the reactor thread.
+#[derive(Default)]
+struct Session {
+    lines: Option<Lines>,
+    /// Lines read before the connection was up.
+    pending: Vec<Vec<u8>>,
+    sent: usize,
+    echoed: usize,
+    stdin_done: bool,
+    failed: Option<String>,
+}
+
+thread_local! {
+    static SESSION: RefCell<Session> = RefCell::default();
+}
+
+impl Session {
+    fn send(&mut self, line: Vec<u8>) {
+        match &self.lines {
+            Some(lines) => {
+                lines.send_line(&line);
+                self.sent += 1;
+            }
+            None => self.pending.push(line),
+        }
+    }
+
+    /// Hangs up once standard input ended and every line came back.
+    fn maybe_finish(&self) {
+        if let Some(lines) = &self.lines {
+            if self.stdin_done && self.echoed >= self.sent {
+                lines.transport().lose_connection();
+            }
+        }
+    }
+}
+
+/// Prints each echoed line.
+struct Printer;
+
+impl LineReceiver for Printer {
+    fn connection_made(&mut self, lines: &Lines) {
+        SESSION.with(|s| {
+            let mut s = s.borrow_mut();
+            s.lines = Some(lines.clone());
+            for line in std::mem::take(&mut s.pending) {
+                s.send(line);
+            }
+            s.maybe_finish();
+        });
+    }
+
+    fn line_received(&mut self, _: &Lines, line: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+        SESSION.with(|s| {
+            let mut s = s.borrow_mut();
+            s.echoed += 1;
+            s.maybe_finish();
+        });
+    }
+}
+
+/// Builds the one protocol and stops the reactor when the connection ends or fails.
+struct Client {
+    reactor: Reactor,
+}
+
+impl ProtocolFactory for Client {
+    fn build_protocol(&self, _: &Address) -> Option<Box<dyn Protocol>> {
+        let protocol = LineProtocol::new(Printer).with_delimiter(b"\n").ok()?;
+        Some(Box::new(protocol))
+    }
+}
+
+impl ClientFactory for Client {
+    fn client_connection_failed(&self, _: &Connector, reason: Failure) {
+        SESSION.with(|s| s.borrow_mut().failed = Some(reason.to_string()));
+        self.reactor.stop();
+    }
+
+    fn client_connection_lost(&self, _: &Connector, reason: &CloseReason) {
+        if let CloseReason::Lost(failure) = reason {
+            SESSION.with(|s| s.borrow_mut().failed = Some(failure.to_string()));
+        }
+        self.reactor.stop();
+    }
+}
+
+fn main() -> ExitCode {
+    net::report("echo_client", USAGE, run())
+}
+
+fn run() -> Result<ExitCode, Failed> {
+    let options = net::options(std::env::args().skip(1), &["--connect"]).map_err(Failed::Usage)?;
+    let endpoint = net::last(&options, "--connect")
+        .ok_or_else(|| Failed::Usage("--connect is required".to_owned()))?;
+    let endpoint: ClientEndpoint = endpoint
+        .parse()
+        .map_err(|e| Failed::Usage(format!("{e}")))?;
+    let reactor = net::reactor()?;
+    let factory = Client {
+        reactor: reactor.clone(),
+    };
+    match endpoint {
+        ClientEndpoint::Tcp {
+            host,
+            port,
+            timeout,
+            bind_address,
+        } => {
+            let bind = match bind_address {
+                Some(ip) => Some(SocketAddr::new(
+                    ip.parse()
+                        .map_err(|_| Failed::Usage(format!("bindAddress {ip:?}")))?,
+                    0,
+                )),
+                None => None,
+            };
+            connect_tcp(&reactor, &host, port, factory, Some(timeout), bind);
+        }
+        ClientEndpoint::Unix { path, timeout, .. } => {
+            connect_unix(&reactor, path, factory, Some(timeout));
+        }
+        other => return Err(Failed::Usage(format!("{other}: not supported"))),
+    }
+    read_stdin_on_a_thread(&reactor);
+    reactor.run();
+    let failed = SESSION.with(|s| s.borrow_mut().failed.take());
+    match failed {
+        Some(message) => Err(Failed::Run(message)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Hands each line of standard input to the reactor thread, then the end of input.
+fn read_stdin_on_a_thread(reactor: &Reactor) {
+    let handle = reactor.handle();
+    // The thread ends with standard input; the process may exit before it does when the
+    // connection fails, which is fine for a command-line tool.
+    let _detached = std::thread::spawn(move || {
+        for line in std::io::stdin().lock().split(b'\n') {
+            let Ok(mut line) = line else { break };
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            handle.call_from_thread(move |_| SESSION.with(|s| s.borrow_mut().send(line)));
+        }
+        handle.call_from_thread(|_| {
+            SESSION.with(|s| {
+                let mut s = s.borrow_mut();
+                s.stdin_done = true;
+                s.maybe_finish();
+            })
+        });
+    });
+}

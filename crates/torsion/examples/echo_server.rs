@@ -1,0 +1,31 @@
+//! An echo server: every byte a client sends comes back (Twisted's first example).
+//!
+//! ```text
+//! cargo run --example echo_server -- --listen tcp:8000:interface=127.0.0.1
+//! printf 'hello\n' | nc -N 127.0.0.1 8000
+//! ```
+//!
+//! `--listen` takes `tcp:PORT[:interface=ADDR]` or `unix:PATH` (default `tcp:8000`).
+
+use std::process::ExitCode;
+
+use torsion::protocols::wire::Echo;
+
+#[path = "common/net.rs"]
+mod net;
+
+use net::Failed;
+
+const USAGE: &str = "[--listen ENDPOINT]";
+
+fn main() -> ExitCode {
+    net::report("echo_server", USAGE, run())
+}
+
+fn run() -> Result<ExitCode, Failed> {
+    let options = net::options(std::env::args().skip(1), &["--listen"]).map_err(Failed::Usage)?;
+    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8000");
+    let reactor = net::reactor()?;
+    let port = net::listen(&reactor, endpoint, Echo::factory()).map_err(Failed::Run)?;
+    Ok(net::serve(&reactor, port))
+}

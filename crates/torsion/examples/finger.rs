@@ -1,0 +1,68 @@
+//! The finger server of the Twisted talks: a client sends a user name on one line and
+//! gets that user's status back, then the server hangs up.
+//!
+//! ```text
+//! cargo run --example finger -- --listen tcp:7979 --user 'moshez=Happy and well'
+//! printf 'moshez\r\n' | nc -N 127.0.0.1 7979
+//! ```
+//!
+//! Users come from `--user NAME=TEXT` (repeatable); anyone else is `No such user`.
+
+use std::{collections::HashMap, process::ExitCode, rc::Rc};
+
+use torsion::{
+    net::{factory_fn, Protocol},
+    protocols::basic::{LineProtocol, LineReceiver, Lines},
+};
+
+#[path = "common/net.rs"]
+mod net;
+
+use net::Failed;
+
+const USAGE: &str = "[--listen ENDPOINT] [--user NAME=TEXT]...";
+
+/// Answers one question, then closes.
+struct Finger {
+    users: Rc<HashMap<Vec<u8>, String>>,
+}
+
+impl LineReceiver for Finger {
+    fn line_received(&mut self, lines: &Lines, user: &[u8]) {
+        let answer = match self.users.get(user) {
+            Some(text) => text.as_bytes(),
+            None => b"No such user",
+        };
+        lines.send_line(answer);
+        lines.transport().lose_connection();
+    }
+}
+
+fn main() -> ExitCode {
+    net::report("finger", USAGE, run())
+}
+
+fn run() -> Result<ExitCode, Failed> {
+    let options =
+        net::options(std::env::args().skip(1), &["--listen", "--user"]).map_err(Failed::Usage)?;
+    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:7979");
+    let mut users = HashMap::new();
+    for (_, value) in options.iter().filter(|(name, _)| name == "--user") {
+        let Some((name, text)) = value.split_once('=') else {
+            return Err(Failed::Usage(format!(
+                "--user {value:?}: expected NAME=TEXT"
+            )));
+        };
+        users.insert(name.as_bytes().to_vec(), text.to_owned());
+    }
+    let users = Rc::new(users);
+    let reactor = net::reactor()?;
+    let factory = factory_fn(move |_| {
+        let finger = Finger {
+            users: users.clone(),
+        };
+        Some(Box::new(LineProtocol::new(finger)) as Box<dyn Protocol>)
+    });
+    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    Ok(net::serve(&reactor, port))
+}

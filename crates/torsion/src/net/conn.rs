@@ -1,0 +1,792 @@
+//! The socket transport: one connected stream socket (TCP or Unix), its protocol, its
+//! write buffer and the rules that keep calls into the protocol safe.
+//!
+//! **Re-entrancy.** A protocol holds an `Rc<dyn Transport>` to its `Conn` and calls it
+//! from inside its own callbacks. Transport methods therefore only change `State` (one
+//! short `RefCell` borrow, never held across a user call) and never call the protocol.
+//! Whatever must reach the protocol (its `connection_lost`, `write_connection_lost`, a
+//! pull producer's turn) is done by [`Conn::settle`], which runs when the outermost
+//! callback returns (`busy` counts the nesting) or, when a transport method was called
+//! from elsewhere (a timer), on the next loop turn.
+//!
+//! **Lifetime.** An open `Conn` keeps itself alive (`keep`); the reactor's readiness
+//! handler holds only a `Weak`. Closing drops the protocol and `keep`, so the cycle
+//! protocol -> transport -> protocol ends with the connection.
+//!
+//! **Hot path.** Reads go into the thread's shared read buffer; a read shorter than the
+//! buffer means the socket was drained (a later arrival is a new edge), so no extra
+//! `read` to see `WouldBlock`. Writes go to the socket at once; only what it pushed back
+//! is buffered, and only then is writability watched.
+
+use std::{
+    cell::{Cell, RefCell},
+    fmt,
+    io::{self, IoSlice, Read},
+    net::Shutdown,
+    panic::{catch_unwind, AssertUnwindSafe},
+    rc::{Rc, Weak},
+    time::Duration,
+};
+
+use socket2::Socket;
+
+use super::{
+    buffer::{with_read_buffer, WriteBuffer, READ_BUFFER_SIZE},
+    Address, CloseReason, ConnectionLost, Producer, ProducerAlreadyRegistered, Protocol, Transport,
+    WriteLimits,
+};
+use crate::{
+    reactor::{guard::panic_message, Interest, IoToken, Reactor, Readiness},
+    sys::unix::SEND_FLAGS,
+    Failure,
+};
+
+/// Bytes one connection may read in one readiness event before the loop moves on to
+/// the others (fairness: a flooding peer cannot starve the rest).
+pub(crate) const READ_BUDGET: usize = 4 * READ_BUFFER_SIZE;
+
+/// Called once when the connection is gone, after the protocol heard it.
+pub(crate) type OnClose = Box<dyn FnOnce(&CloseReason)>;
+
+/// A connected stream socket and its protocol.
+pub(crate) struct Conn {
+    me: Weak<Conn>,
+    reactor: Reactor,
+    host: Address,
+    peer: Address,
+    state: RefCell<State>,
+    protocol: RefCell<Option<Box<dyn Protocol>>>,
+    /// How many protocol or producer calls are running; `settle` waits for zero.
+    busy: Cell<u32>,
+    settle_scheduled: Cell<bool>,
+    on_close: RefCell<Option<OnClose>>,
+    /// Self-reference while open: the reactor's handler holds only a `Weak`.
+    keep: RefCell<Option<Rc<Conn>>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// `None` once closed.
+    socket: Option<Socket>,
+    token: Option<IoToken>,
+    interest: Option<Interest>,
+    out: WriteBuffer,
+    limits: WriteLimits,
+    /// `pause_producing` was called.
+    reading_paused: bool,
+    /// The peer's end of file was read.
+    read_closed: bool,
+    /// `lose_connection`: close once `out` is empty.
+    disconnecting: bool,
+    /// `lose_write_connection`: shut our side once `out` is empty.
+    write_shut_wanted: bool,
+    write_shut: bool,
+    /// A failure that will close the connection at the next settle.
+    lost: Option<Failure>,
+    /// `abort_connection`: reset instead of a clean close.
+    aborted: bool,
+    closed: bool,
+    producer: Option<Producer>,
+    producer_paused: bool,
+    /// A pull producer is due for `resume_producing`.
+    pull_ready: bool,
+    /// Reregister even if the interest did not change: edge-triggered readiness must be
+    /// re-armed after a read budget ran out or reads resumed.
+    rearm: bool,
+}
+
+/// What `settle` does next.
+enum Action {
+    Idle,
+    Close(CloseReason),
+    WriteShut,
+    Pull(Rc<dyn super::PullProducer>),
+}
+
+/// What one read did.
+enum Step {
+    Data(usize),
+    Eof,
+    Stop,
+    Again,
+    Failed(io::Error),
+}
+
+impl Conn {
+    /// Wraps a connected, non-blocking socket, calls `connection_made` and starts
+    /// reading.
+    pub(crate) fn start(
+        reactor: &Reactor,
+        socket: Socket,
+        host: Address,
+        peer: Address,
+        protocol: Box<dyn Protocol>,
+        on_close: Option<OnClose>,
+    ) -> Rc<Conn> {
+        if matches!(peer, Address::Tcp(_)) {
+            // Latency over batching, as Twisted and tokio users expect; failure only
+            // costs latency.
+            let _ = socket.set_tcp_nodelay(true);
+        }
+        let conn = Rc::new_cyclic(|me| Conn {
+            me: me.clone(),
+            reactor: reactor.clone(),
+            host,
+            peer,
+            state: RefCell::new(State {
+                socket: Some(socket),
+                ..State::default()
+            }),
+            protocol: RefCell::new(Some(protocol)),
+            busy: Cell::new(0),
+            settle_scheduled: Cell::new(false),
+            on_close: RefCell::new(on_close),
+            keep: RefCell::new(None),
+        });
+        *conn.keep.borrow_mut() = Some(conn.clone());
+        let transport: Rc<dyn Transport> = conn.clone();
+        conn.call_protocol(|p| p.connection_made(transport));
+        conn.settle();
+        conn
+    }
+
+    /// The readiness handler.
+    fn on_ready(&self, readiness: Readiness) {
+        if self.state.borrow().closed {
+            return;
+        }
+        {
+            let _busy = Busy::enter(&self.busy);
+            if readiness.is_writable() || readiness.is_error() {
+                self.flush();
+            }
+            if readiness.is_readable() || readiness.is_hangup() || readiness.is_error() {
+                self.read(readiness.is_hangup());
+            }
+        }
+        self.settle();
+    }
+
+    /// Reads until the socket is drained, the budget is spent or reading should stop.
+    fn read(&self, hangup: bool) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let step = with_read_buffer(|buf| {
+                let result = {
+                    let st = self.state.borrow();
+                    match st.socket.as_ref() {
+                        Some(socket) if st.wants_read() => (&mut &*socket).read(buf),
+                        _ => return Step::Stop,
+                    }
+                };
+                match result {
+                    Ok(0) => Step::Eof,
+                    Ok(n) => {
+                        // Invariant: `read` returned at most `buf.len()`.
+                        self.call_protocol(|p| p.data_received(&buf[..n]));
+                        Step::Data(n)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Stop,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
+                    Err(e) => Step::Failed(e),
+                }
+            });
+            match step {
+                Step::Data(n) => {
+                    budget = budget.saturating_sub(n);
+                    if n < READ_BUFFER_SIZE && !hangup {
+                        break; // drained: more data is a new edge
+                    }
+                    if budget == 0 {
+                        self.state.borrow_mut().rearm = true;
+                        break;
+                    }
+                }
+                Step::Again => {}
+                Step::Stop => break,
+                Step::Eof => {
+                    self.eof();
+                    break;
+                }
+                Step::Failed(e) => {
+                    let lost = self.lost_io("read", e);
+                    self.state.borrow_mut().fail(lost);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The peer sent its end of file.
+    fn eof(&self) {
+        self.state.borrow_mut().read_closed = true;
+        if self.call_protocol(|p| p.handles_half_close()) == Some(true) {
+            self.call_protocol(|p| p.read_connection_lost());
+        } else {
+            // Unlike Twisted, which drops the buffer here: send what was written, then
+            // close cleanly.
+            self.state.borrow_mut().disconnecting = true;
+        }
+    }
+
+    /// Sends what is buffered, as far as the socket takes it.
+    fn flush(&self) {
+        let resume = {
+            let st = &mut *self.state.borrow_mut();
+            while !st.out.is_empty() {
+                let Some(socket) = st.socket.as_ref() else {
+                    break;
+                };
+                match socket.send_with_flags(st.out.as_slice(), SEND_FLAGS) {
+                    Ok(n) => st.out.consume(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let lost = self.lost_io("write", e);
+                        st.fail(lost);
+                        st.out.clear();
+                        break;
+                    }
+                }
+            }
+            st.after_drain()
+        };
+        if let Some(producer) = resume {
+            let _busy = Busy::enter(&self.busy);
+            producer.resume_producing();
+        }
+    }
+
+    /// Does what the state asks for: close, shut the write side, feed a pull producer;
+    /// then watches the socket for what is wanted next. Runs only outside callbacks.
+    fn settle(&self) {
+        if self.busy.get() > 0 {
+            return;
+        }
+        loop {
+            let action = self.state.borrow_mut().next_action(&self.peer);
+            match action {
+                Action::Idle => {
+                    self.update_interest();
+                    return;
+                }
+                Action::Close(reason) => {
+                    self.close(reason);
+                    return;
+                }
+                Action::WriteShut => {
+                    if self.call_protocol(|p| p.handles_half_close()) == Some(true) {
+                        self.call_protocol(|p| p.write_connection_lost());
+                    }
+                }
+                Action::Pull(producer) => {
+                    {
+                        let _busy = Busy::enter(&self.busy);
+                        producer.resume_producing();
+                    }
+                    // Ask again next turn (through writability), not in this loop: a
+                    // producer that always writes must not hold the loop.
+                    self.state.borrow_mut().rearm = true;
+                }
+            }
+        }
+    }
+
+    /// Closes the socket and tells the protocol, its producer and the owner.
+    fn close(&self, reason: CloseReason) {
+        let (socket, token, producer, aborted) = {
+            let st = &mut *self.state.borrow_mut();
+            st.closed = true;
+            st.out.clear();
+            st.interest = None;
+            (
+                st.socket.take(),
+                st.token.take(),
+                st.producer.take(),
+                st.aborted,
+            )
+        };
+        if let Some(token) = token {
+            let _ = self.reactor.deregister_fd(token);
+        }
+        if let Some(socket) = socket {
+            close_socket(socket, reason.is_clean(), aborted);
+        }
+        match &reason {
+            CloseReason::Clean => tracing::trace!(peer = %self.peer, "connection closed"),
+            CloseReason::Lost(failure) => {
+                tracing::debug!(peer = %self.peer, "connection lost: {failure}");
+            }
+        }
+        if let Some(producer) = producer {
+            let _busy = Busy::enter(&self.busy);
+            producer.stop();
+        }
+        self.call_protocol(|p| p.connection_lost(reason.clone()));
+        let protocol = self.protocol.borrow_mut().take();
+        drop(protocol);
+        let on_close = self.on_close.borrow_mut().take();
+        if let Some(on_close) = on_close {
+            on_close(&reason);
+        }
+        let keep = self.keep.borrow_mut().take();
+        drop(keep);
+    }
+
+    /// Calls the protocol; a panic closes this connection with the panic as the reason.
+    fn call_protocol<R>(&self, f: impl FnOnce(&mut dyn Protocol) -> R) -> Option<R> {
+        let _busy = Busy::enter(&self.busy);
+        let Ok(mut slot) = self.protocol.try_borrow_mut() else {
+            tracing::error!(peer = %self.peer, "protocol called while it was running: call dropped");
+            return None;
+        };
+        let protocol = slot.as_mut()?;
+        match catch_unwind(AssertUnwindSafe(|| f(&mut **protocol))) {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                tracing::error!(
+                    peer = %self.peer,
+                    "protocol for the connection with {} panicked: {}; closing that connection",
+                    self.peer,
+                    panic_message(payload.as_ref()),
+                );
+                drop(slot);
+                let failure = Failure::from_panic(payload);
+                self.state.borrow_mut().fail(failure);
+                None
+            }
+        }
+    }
+
+    /// After a transport method changed the state: act now if no callback is running
+    /// (interest only), or on the next turn (anything that calls the protocol).
+    fn changed(&self) {
+        if self.busy.get() > 0 {
+            return;
+        }
+        if self.state.borrow().needs_settle() {
+            self.schedule_settle();
+        } else {
+            self.update_interest();
+        }
+    }
+
+    fn schedule_settle(&self) {
+        if self.settle_scheduled.replace(true) {
+            return;
+        }
+        let me = self.me.clone();
+        self.reactor.call_later(Duration::ZERO, move || {
+            if let Some(conn) = me.upgrade() {
+                conn.settle_scheduled.set(false);
+                conn.settle();
+            }
+        });
+    }
+
+    /// Registers, reregisters or deregisters the socket for what the state wants.
+    fn update_interest(&self) {
+        let st = &mut *self.state.borrow_mut();
+        if st.closed {
+            return;
+        }
+        let read = st.wants_read();
+        let write = !st.out.is_empty() || matches!(st.producer, Some(Producer::Pull(_)));
+        let want = match (read, write) {
+            (true, true) => Some(Interest::BOTH),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
+        let rearm = std::mem::take(&mut st.rearm);
+        let result = match (st.token, want) {
+            (None, None) => Ok(()),
+            (Some(token), None) => {
+                st.token = None;
+                self.reactor.deregister_fd(token)
+            }
+            (None, Some(interest)) => match st.socket.as_ref() {
+                Some(socket) => {
+                    let me = self.me.clone();
+                    self.reactor
+                        .register_fd(socket, interest, move |_, readiness| {
+                            if let Some(conn) = me.upgrade() {
+                                conn.on_ready(readiness);
+                            }
+                        })
+                        .map(|token| st.token = Some(token))
+                }
+                None => Ok(()),
+            },
+            (Some(token), Some(interest)) if rearm || st.interest != Some(interest) => {
+                self.reactor.reregister_fd(token, interest)
+            }
+            (Some(_), Some(_)) => Ok(()),
+        };
+        st.interest = want;
+        if let Err(e) = result {
+            let lost = self.lost_io("watch", e);
+            st.fail(lost);
+            self.schedule_settle();
+        }
+    }
+
+    /// Writes `parts` at once if nothing is waiting, buffering what the socket left.
+    fn write_parts(&self, parts: &[&[u8]]) {
+        let pause = {
+            let st = &mut *self.state.borrow_mut();
+            if !st.accepts_writes() {
+                return;
+            }
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            if total == 0 {
+                return;
+            }
+            let mut sent = 0;
+            if st.out.is_empty() {
+                if let Some(socket) = st.socket.as_ref() {
+                    match send_parts(socket, parts) {
+                        Ok(n) => sent = n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            let lost = self.lost_io("write", e);
+                            st.fail(lost);
+                        }
+                    }
+                }
+            }
+            if sent == total || st.lost.is_some() {
+                None
+            } else if st.out.len() + (total - sent) > st.limits.max {
+                let wanted = st.out.len() + (total - sent);
+                let limit = st.limits.max;
+                tracing::warn!(peer = %self.peer, "write buffer full: {wanted} bytes (max {limit}); closing the connection");
+                st.fail(Failure::new(ConnectionLost::WriteBufferFull {
+                    wanted,
+                    limit,
+                }));
+                st.aborted = true;
+                st.out.clear();
+                None
+            } else {
+                push_after(&mut st.out, parts, sent);
+                st.pause_if_full()
+            }
+        };
+        self.changed();
+        if let Some(producer) = pause {
+            producer.pause_producing();
+        }
+    }
+
+    fn lost_io(&self, op: &'static str, source: io::Error) -> Failure {
+        Failure::new(ConnectionLost::Io {
+            op,
+            peer: self.peer.clone(),
+            source,
+        })
+    }
+
+    fn with_socket<R>(&self, f: impl FnOnce(&Socket) -> io::Result<R>) -> io::Result<R> {
+        match self.state.borrow().socket.as_ref() {
+            Some(socket) => f(socket),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Transport for Conn {
+    fn write(&self, data: &[u8]) {
+        self.write_parts(&[data]);
+    }
+
+    fn write_sequence(&self, data: &[&[u8]]) {
+        self.write_parts(data);
+    }
+
+    fn lose_connection(&self) {
+        {
+            let st = &mut *self.state.borrow_mut();
+            if st.closed {
+                return;
+            }
+            st.disconnecting = true;
+        }
+        self.changed();
+    }
+
+    fn abort_connection(&self) {
+        {
+            let st = &mut *self.state.borrow_mut();
+            if st.closed || st.aborted {
+                return;
+            }
+            st.aborted = true;
+            st.out.clear();
+            st.fail(Failure::new(ConnectionLost::Aborted));
+        }
+        self.changed();
+    }
+
+    fn lose_write_connection(&self) {
+        self.state.borrow_mut().write_shut_wanted = true;
+        self.changed();
+    }
+
+    fn peer(&self) -> Address {
+        self.peer.clone()
+    }
+
+    fn host(&self) -> Address {
+        self.host.clone()
+    }
+
+    fn pause_producing(&self) {
+        self.state.borrow_mut().reading_paused = true;
+        self.changed();
+    }
+
+    fn resume_producing(&self) {
+        {
+            let st = &mut *self.state.borrow_mut();
+            st.reading_paused = false;
+            st.rearm = true;
+        }
+        self.changed();
+    }
+
+    fn stop_producing(&self) {
+        self.lose_connection();
+    }
+
+    fn register_producer(&self, producer: Producer) -> Result<(), ProducerAlreadyRegistered> {
+        let (stop, pause) = {
+            let st = &mut *self.state.borrow_mut();
+            if st.producer.is_some() {
+                return Err(ProducerAlreadyRegistered);
+            }
+            if st.closed {
+                (Some(producer), None)
+            } else {
+                st.pull_ready = matches!(producer, Producer::Pull(_));
+                st.producer = Some(producer);
+                (None, st.pause_if_full())
+            }
+        };
+        if let Some(producer) = stop {
+            producer.stop();
+        }
+        if let Some(producer) = pause {
+            producer.pause_producing();
+        }
+        self.changed();
+        Ok(())
+    }
+
+    fn unregister_producer(&self) {
+        let st = &mut *self.state.borrow_mut();
+        st.producer = None;
+        st.producer_paused = false;
+        st.pull_ready = false;
+    }
+
+    fn set_write_limits(&self, limits: WriteLimits) {
+        self.state.borrow_mut().limits = limits;
+    }
+
+    fn buffered(&self) -> usize {
+        self.state.borrow().out.len()
+    }
+
+    fn is_closing(&self) -> bool {
+        let st = self.state.borrow();
+        st.closed || st.disconnecting || st.lost.is_some()
+    }
+
+    fn set_keep_alive(&self, enabled: bool) -> io::Result<()> {
+        self.with_socket(|s| s.set_keepalive(enabled))
+    }
+
+    fn set_no_delay(&self, enabled: bool) -> io::Result<()> {
+        match self.peer {
+            Address::Tcp(_) => self.with_socket(|s| s.set_tcp_nodelay(enabled)),
+            Address::Unix(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.borrow();
+        f.debug_struct("Conn")
+            .field("host", &self.host)
+            .field("peer", &self.peer)
+            .field("buffered", &st.out.len())
+            .field("closed", &st.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    fn wants_read(&self) -> bool {
+        !self.closed
+            && self.lost.is_none()
+            && !self.read_closed
+            && !self.reading_paused
+            && !self.disconnecting
+    }
+
+    fn accepts_writes(&self) -> bool {
+        !self.closed && self.lost.is_none() && !self.write_shut_wanted
+    }
+
+    /// Records the first failure; it closes the connection at the next settle.
+    fn fail(&mut self, failure: Failure) {
+        if !self.closed && self.lost.is_none() {
+            self.lost = Some(failure);
+        }
+    }
+
+    fn needs_settle(&self) -> bool {
+        self.lost.is_some()
+            || self.pull_ready
+            || (self.out.is_empty()
+                && (self.disconnecting || (self.write_shut_wanted && !self.write_shut)))
+    }
+
+    fn next_action(&mut self, peer: &Address) -> Action {
+        if self.closed {
+            return Action::Idle;
+        }
+        if let Some(failure) = self.lost.take() {
+            return Action::Close(CloseReason::Lost(failure));
+        }
+        if self.out.is_empty() && self.disconnecting {
+            return Action::Close(CloseReason::Clean);
+        }
+        if self.out.is_empty() && self.write_shut_wanted && !self.write_shut {
+            self.write_shut = true;
+            if let Some(Err(e)) = self.socket.as_ref().map(|s| s.shutdown(Shutdown::Write)) {
+                let failure = Failure::new(ConnectionLost::Io {
+                    op: "shutdown",
+                    peer: peer.clone(),
+                    source: e,
+                });
+                return Action::Close(CloseReason::Lost(failure));
+            }
+            return Action::WriteShut;
+        }
+        if self.write_shut && self.read_closed {
+            return Action::Close(CloseReason::Clean);
+        }
+        if std::mem::take(&mut self.pull_ready) {
+            if let Some(Producer::Pull(producer)) = &self.producer {
+                return Action::Pull(producer.clone());
+            }
+        }
+        Action::Idle
+    }
+
+    /// After the buffer shrank: a push producer to resume, or a pull producer's turn.
+    fn after_drain(&mut self) -> Option<Rc<dyn super::PushProducer>> {
+        match &self.producer {
+            Some(Producer::Push(p))
+                if self.producer_paused && self.out.len() <= self.limits.low_water =>
+            {
+                self.producer_paused = false;
+                Some(p.clone())
+            }
+            Some(Producer::Pull(_)) if self.out.is_empty() => {
+                self.pull_ready = true;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// After the buffer grew: the push producer to pause, if it passed the high mark.
+    fn pause_if_full(&mut self) -> Option<Rc<dyn super::PushProducer>> {
+        match &self.producer {
+            Some(Producer::Push(p))
+                if !self.producer_paused && self.out.len() > self.limits.high_water =>
+            {
+                self.producer_paused = true;
+                Some(p.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Counts a running callback; the count drops again even if the callback unwinds.
+struct Busy<'a>(&'a Cell<u32>);
+
+impl<'a> Busy<'a> {
+    fn enter(count: &'a Cell<u32>) -> Busy<'a> {
+        count.set(count.get() + 1);
+        Busy(count)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// The most pieces one `writev` takes; the rest is buffered.
+const MAX_IOV: usize = 64;
+
+/// One `send` or `writev` of `parts`, retried on `EINTR`.
+fn send_parts(socket: &Socket, parts: &[&[u8]]) -> io::Result<usize> {
+    loop {
+        let result = if let [one] = parts {
+            socket.send_with_flags(one, SEND_FLAGS)
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let count = parts.len().min(MAX_IOV);
+            for (slice, part) in slices.iter_mut().zip(parts) {
+                *slice = IoSlice::new(part);
+            }
+            // Invariant: `count <= MAX_IOV`.
+            socket.send_vectored_with_flags(&slices[..count], SEND_FLAGS)
+        };
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Buffers `parts` without their first `skip` bytes (those were sent).
+fn push_after(out: &mut WriteBuffer, parts: &[&[u8]], mut skip: usize) {
+    for part in parts {
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        // Invariant: `skip < part.len()` here.
+        out.push(&part[skip..]);
+        skip = 0;
+    }
+}
+
+/// Closes a socket the way its connection ended: a clean close sends FIN after
+/// discarding unread input (closing with unread input would send a reset that can destroy
+/// data still in flight to the peer); an abort resets.
+fn close_socket(socket: Socket, clean: bool, aborted: bool) {
+    if aborted {
+        let _ = socket.set_linger(Some(Duration::ZERO));
+    } else if clean {
+        let _ = socket.shutdown(Shutdown::Write);
+        with_read_buffer(|buf| {
+            for _ in 0..READ_BUDGET / READ_BUFFER_SIZE {
+                match (&mut &socket).read(buf) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+        });
+    }
+    drop(socket);
+}

@@ -1,0 +1,3 @@
+//! Operating-system details the portable modules above must not spell out themselves.
+
+pub(crate) mod unix;

@@ -1,0 +1,107 @@
+//! Unix stream sockets: the same protocols over a path, and errors that name it.
+
+mod support;
+
+use std::{
+    cell::{Cell, RefCell},
+    os::unix::fs::PermissionsExt,
+    path::PathBuf,
+    rc::Rc,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use torsion::{
+    net::{
+        connect_unix, factory_fn, listen_unix, Address, ClientFactory, Connector, Protocol,
+        ProtocolFactory,
+    },
+    Failure, Reactor,
+};
+
+use support::net::{drain, echo_factory, Scripted, Seen};
+
+each_backend!(
+    echo_round_trip_over_a_unix_socket,
+    listen_unix_errors_name_the_path,
+    connect_unix_to_a_missing_path_fails_naming_it,
+);
+
+/// A fresh socket path for this test process.
+fn socket_path(name: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("torsion-{}-{n}-{name}.sock", std::process::id()))
+}
+
+fn echo_round_trip_over_a_unix_socket(reactor: Reactor) {
+    let path = socket_path("echo");
+    let port = listen_unix(&reactor, &path, echo_factory(), Some(0o600)).unwrap();
+    assert_eq!(port.address(), Address::Unix(Some(path.clone())));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let seen = Seen::default();
+    let client = {
+        let reactor = reactor.clone();
+        Scripted::new(&seen)
+            .on_made(|t| t.write(b"over a path"))
+            .on_data(|t, _, seen| {
+                if seen.data.borrow().len() == 11 {
+                    t.lose_connection();
+                }
+            })
+            .on_lost(move |_| reactor.stop())
+            .boxed()
+    };
+    let client = Cell::new(Some(client));
+    connect_unix(&reactor, &path, factory_fn(move |_| client.take()), None);
+    support::run(&reactor);
+    assert_eq!(seen.data(), b"over a path");
+    assert!(seen.lost().unwrap().is_clean());
+    drain(&reactor, &port);
+    assert!(!path.exists(), "stop_listening removes the socket file");
+}
+
+fn listen_unix_errors_name_the_path(reactor: Reactor) {
+    let path = socket_path("taken");
+    let port = listen_unix(&reactor, &path, echo_factory(), None).unwrap();
+    let err = listen_unix(&reactor, &path, echo_factory(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("listen unix {}: address already in use", path.display())
+    );
+    drain(&reactor, &port);
+}
+
+struct Failing {
+    reactor: Reactor,
+    failures: Rc<RefCell<Vec<Failure>>>,
+}
+
+impl ProtocolFactory for Failing {
+    fn build_protocol(&self, _: &Address) -> Option<Box<dyn Protocol>> {
+        None
+    }
+}
+
+impl ClientFactory for Failing {
+    fn client_connection_failed(&self, _: &Connector, reason: Failure) {
+        self.failures.borrow_mut().push(reason);
+        self.reactor.stop();
+    }
+}
+
+fn connect_unix_to_a_missing_path_fails_naming_it(reactor: Reactor) {
+    let path = socket_path("missing");
+    let failures = Rc::new(RefCell::new(Vec::new()));
+    let factory = Failing {
+        reactor: reactor.clone(),
+        failures: failures.clone(),
+    };
+    connect_unix(&reactor, &path, factory, None);
+    support::run(&reactor);
+    assert_eq!(
+        failures.borrow()[0].error_message(),
+        format!("connect unix {}: no such file or directory", path.display())
+    );
+    assert_eq!(reactor.registered_fds(), 0);
+}
