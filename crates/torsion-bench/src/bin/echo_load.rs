@@ -11,7 +11,8 @@
 //! (send, wait for the echo, repeat). It stops after `--seconds` (default 10) or, with
 //! `--messages N`, once N messages came back in all (then the time limit defaults to 600 s
 //! and is only a guard); it then prints `result messages=.. bytes=.. seconds=..
-//! msg_per_s=.. mb_per_s=..` (MB = 10^6 bytes echoed back, one direction), the line
+//! msg_per_s=.. mb_per_s=.. cpu_s=..` (MB = 10^6 bytes echoed back, one direction;
+//! `cpu_s` is this process's own CPU time over the run), the line
 //! `echo_compare` reads. The echoes' content is not checked, only their length: checking
 //! would add work on the core the server shares.
 //!
@@ -32,7 +33,7 @@ use std::{
 
 use mio::{net::TcpStream, Events, Interest, Poll, Token};
 use torsion::endpoints::ClientEndpoint;
-use torsion_bench::Args;
+use torsion_bench::{process_cpu_time, Args};
 
 /// The read buffer shared by all connections: room for several 16 KiB echoes at once.
 const READ_BUFFER: usize = 256 * 1024;
@@ -63,11 +64,12 @@ fn main() {
             let seconds = tally.elapsed.as_secs_f64();
             println!(
                 "result messages={} bytes={} seconds={seconds:.3} msg_per_s={:.0} \
-                 mb_per_s={:.1}",
+                 mb_per_s={:.1} cpu_s={:.3}",
                 tally.messages,
                 tally.bytes,
                 tally.messages as f64 / seconds,
                 tally.bytes as f64 / seconds / 1e6,
+                tally.cpu.as_secs_f64(),
             );
         }
         Err(e) => fail(&format!("echo to {target}: {e}")),
@@ -80,6 +82,8 @@ struct Tally {
     messages: u64,
     bytes: u64,
     elapsed: Duration,
+    /// This process's CPU time (user + system) over the same span.
+    cpu: Duration,
 }
 
 /// One connection's state.
@@ -129,7 +133,7 @@ fn run(
     let mut events = Events::with_capacity(1024);
     let (mut sent, mut messages, mut bytes) = (0u64, 0u64, 0u64);
 
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), process_cpu_time());
     let deadline = start + duration;
     for conn in &mut conns {
         for _ in 0..depth {
@@ -196,6 +200,7 @@ fn run(
         messages,
         bytes,
         elapsed: start.elapsed(),
+        cpu: process_cpu_time().saturating_sub(cpu),
     })
 }
 

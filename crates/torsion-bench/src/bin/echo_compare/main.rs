@@ -5,7 +5,8 @@
 //! cargo build --release -p torsion-bench && cargo build --release -p torsion --examples
 //! target/release/echo_compare                      # messages/s and MB/s, 64 B and 16 KiB
 //! target/release/echo_compare --idle 10000         # RSS per idle connection
-//! target/release/echo_compare --strace 200000      # system calls per message
+//! target/release/echo_compare --strace 200000      # system calls per message (ptrace)
+//! target/release/echo_compare --perf 200000        # the same from kernel tracepoints
 //! target/release/echo_compare --callgrind 40000    # user instructions per message
 //! # options: --runs 3 --seconds 10 --connections 100 --depth 1 --sizes 64,16384
 //! #   --cpu 0 (or none) --only NAME --torsion PATH --tokio PATH --load PATH --out DIR
@@ -30,16 +31,23 @@
 //!
 //! - default: for each message size, `echo_load` for `--seconds` per run; prints median
 //!   messages/s, MB/s (echoed back, 10^6 bytes), the server's user and system CPU per
-//!   message (/proc, 10 ms ticks), and the ratio of medians against `tokio`;
+//!   message (/proc, 10 ms ticks), the server's and the load generator's CPU together
+//!   per message (what bounds messages/s on a shared core, and what other tenants of
+//!   the machine do not change), and the ratios of medians against `tokio`;
 //! - `--idle N`: opens N connections (from this process) that send nothing, waits until
 //!   the server holds them all (/proc/PID/fd), and prints the growth of the server's
 //!   VmRSS divided by N. It raises its soft RLIMIT_NOFILE to the hard limit first (the
 //!   servers inherit it); N = 10,000 needs a hard limit above ~10,100 (`ulimit -Hn`);
 //! - `--strace M`: the server under `strace -c -f -p PID` while `echo_load --messages M`
-//!   runs; prints each system call per message. strace slows the server, so more
-//!   connections are ready per `epoll_wait` than in a plain run: the reads and writes per
-//!   message are exact, `epoll_wait` per message is a lower bound. The 100 connections'
-//!   setup (accept4, epoll_ctl, ...) is counted too: a few hundred calls in all;
+//!   runs; prints each system call per message. strace stops the server at every call,
+//!   and the load generator runs meanwhile on the shared core: more connections are
+//!   ready per `epoll_wait`, and a server that keeps readiness after a full read finds
+//!   the next message already there. The reads and writes per message hold; `epoll_wait`
+//!   per message is a lower bound. The 100 connections' setup (accept4, epoll_ctl, ...)
+//!   is counted too: a few hundred calls in all;
+//! - `--perf M`: the same count from the kernel's tracepoints (`perf stat -e
+//!   raw_syscalls:sys_enter,syscalls:sys_enter_NAME,... -p PID`), which do not stop the
+//!   server: the figures of an undisturbed run, plus its context switches;
 //! - `--callgrind M`: the server under `valgrind --tool=callgrind` for M/4 and then M
 //!   messages; prints (Ir(M) - Ir(M/4)) / (3M/4), user-space instructions per message
 //!   with start-up and connection setup cancelled out. The output files stay in `--out`
@@ -128,7 +136,9 @@ fn main() {
     if let Some(n) = args.text("idle").map(|_| args.number("idle", 10_000)) {
         idle(&contestants, &config, n);
     } else if let Some(m) = args.text("strace").map(|_| args.number("strace", 0)) {
-        syscalls(&contestants, &config, m.max(1));
+        syscalls(&contestants, &config, m.max(1), Counter::Strace);
+    } else if let Some(m) = args.text("perf").map(|_| args.number("perf", 0)) {
+        syscalls(&contestants, &config, m.max(1), Counter::Perf);
     } else if let Some(m) = args.text("callgrind").map(|_| args.number("callgrind", 0)) {
         instructions(&contestants, &config, m.max(4));
     } else {
@@ -226,6 +236,8 @@ impl Config {
 #[derive(Debug, Clone, Copy)]
 struct Load {
     messages: u64,
+    /// The load generator's own CPU time, seconds.
+    cpu_s: f64,
     msg_per_s: f64,
     mb_per_s: f64,
 }
@@ -236,10 +248,15 @@ impl Load {
             line.split_whitespace()
                 .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
         };
+        // From the exact counts: the printed rates are rounded.
+        let messages: u64 = field("messages")?.parse().ok()?;
+        let bytes: u64 = field("bytes")?.parse().ok()?;
+        let seconds: f64 = field("seconds")?.parse().ok()?;
         Some(Load {
-            messages: field("messages")?.parse().ok()?,
-            msg_per_s: field("msg_per_s")?.parse().ok()?,
-            mb_per_s: field("mb_per_s")?.parse().ok()?,
+            messages,
+            cpu_s: field("cpu_s")?.parse().ok()?,
+            msg_per_s: messages as f64 / seconds,
+            mb_per_s: bytes as f64 / seconds / 1e6,
         })
     }
 }
@@ -250,6 +267,9 @@ struct Run {
     load: Load,
     user_us: f64,
     system_us: f64,
+    /// Server and load generator CPU per message: on a core they share, this is what
+    /// bounds messages/s, and other tenants of the core do not change it.
+    pair_us: f64,
 }
 
 fn throughput(contestants: &[Contestant], config: &Config) {
@@ -283,12 +303,13 @@ fn throughput(contestants: &[Contestant], config: &Config) {
                 .collect();
             println!(
                 "{:<38} median {:>8.0} msg/s {:>7.1} MB/s  server cpu/msg {:>5.2} us user \
-                 {:>5.2} us sys  (runs, msg/s: {})",
+                 {:>5.2} us sys; server+load {:>5.2} us  (runs, msg/s: {})",
                 contestant.label,
                 median(runs.iter().map(|r| r.load.msg_per_s)),
                 median(runs.iter().map(|r| r.load.mb_per_s)),
                 median(runs.iter().map(|r| r.user_us)),
                 median(runs.iter().map(|r| r.system_us)),
+                median(runs.iter().map(|r| r.pair_us)),
                 each.join(", ")
             );
         }
@@ -298,16 +319,20 @@ fn throughput(contestants: &[Contestant], config: &Config) {
             Some(median(runs.iter().map(get)))
         };
         for other in ["torsion", "tokio-task"] {
-            if let (Some(a), Some(b), Some(ma), Some(mb)) = (
+            if let (Some(a), Some(b), Some(ma), Some(mb), Some(ca), Some(cb)) = (
                 figure(other, |r| r.load.msg_per_s),
                 figure("tokio", |r| r.load.msg_per_s),
                 figure(other, |r| r.load.mb_per_s),
                 figure("tokio", |r| r.load.mb_per_s),
+                figure(other, |r| r.user_us + r.system_us),
+                figure("tokio", |r| r.user_us + r.system_us),
             ) {
                 println!(
-                    "ratio {other} / tokio: msg/s {:.3}, MB/s {:.3}  (above 1: {other} faster)",
+                    "ratio {other} / tokio: msg/s {:.3}, MB/s {:.3} (above 1: {other} \
+                     faster); server cpu/msg {:.3} (below 1: {other} cheaper)",
                     a / b,
-                    ma / mb
+                    ma / mb,
+                    ca / cb
                 );
             }
         }
@@ -327,10 +352,12 @@ fn timed_run(contestant: &Contestant, config: &Config, size: usize) -> Result<Ru
         b.saturating_sub(a).as_secs_f64() * 1e6 / load.messages.max(1) as f64
     };
     let ((u0, s0), (u1, s1)) = before.zip(after).unwrap_or_default();
+    let (user_us, system_us) = (per_message(u0, u1), per_message(s0, s1));
     Ok(Run {
         load,
-        user_us: per_message(u0, u1),
-        system_us: per_message(s0, s1),
+        user_us,
+        system_us,
+        pair_us: user_us + system_us + load.cpu_s * 1e6 / load.messages.max(1) as f64,
     })
 }
 
@@ -410,26 +437,64 @@ fn idle_run(contestant: &Contestant, config: &Config, n: usize) -> Result<(u64, 
     Ok((before, after))
 }
 
-fn syscalls(contestants: &[Contestant], config: &Config, messages: usize) {
+/// What counts the system calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Counter {
+    /// `strace -c -f -p PID`: ptrace, stops the server at every call.
+    Strace,
+    /// `perf stat -e` tracepoints: counted in the kernel, the server runs undisturbed.
+    Perf,
+}
+
+/// The system calls `--perf` counts one by one (the total is `raw_syscalls:sys_enter`).
+const PERF_SYSCALLS: [&str; 13] = [
+    "recvfrom",
+    "sendto",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "recvmsg",
+    "sendmsg",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_ctl",
+    "accept4",
+    "futex",
+];
+
+fn syscalls(contestants: &[Contestant], config: &Config, messages: usize, counter: Counter) {
     let _ = std::fs::create_dir_all(&config.out);
     for &size in &config.sizes {
         println!(
             "\nsystem calls per message, echo {size} B: {} connections, depth {}, {messages} \
-             messages under strace -c -f; {}; load {}",
+             messages, counted by {}; {}; load {}",
             config.connections,
             config.depth,
+            match counter {
+                Counter::Strace => "strace -c -f",
+                Counter::Perf => "perf stat tracepoints",
+            },
             config.layout,
             load_average()
         );
         let mut totals = Vec::new();
         for contestant in contestants {
-            match strace_run(contestant, config, size, messages) {
+            let counted = match counter {
+                Counter::Strace => strace_run(contestant, config, size, messages),
+                Counter::Perf => perf_run(contestant, config, size, messages),
+            };
+            match counted {
                 Ok(calls) => {
-                    let total: u64 = calls.iter().map(|c| c.1).sum();
+                    // perf's total is its own line; strace's is the sum.
+                    let total: u64 = match calls.iter().find(|c| c.0 == "total") {
+                        Some(total) => total.1,
+                        None => calls.iter().map(|c| c.1).sum(),
+                    };
                     let per = |n: u64| n as f64 / messages as f64;
                     let each: Vec<String> = calls
                         .iter()
-                        .filter(|c| per(c.1) >= 0.001)
+                        .filter(|c| per(c.1) >= 0.001 && c.0 != "total")
                         .map(|(name, n, errors)| match errors {
                             0 => format!("{name} {:.3}", per(*n)),
                             e => format!("{name} {:.3} ({:.3} failed)", per(*n), per(*e)),
@@ -491,6 +556,66 @@ fn strace_run(
             (name != "total").then_some((name.to_owned(), t[0].parse().ok()?, errors))
         })
         .collect();
+    calls.sort_by_key(|c| std::cmp::Reverse(c.1));
+    Ok(calls)
+}
+
+/// Runs `messages` through a server whose system calls `perf stat` counts from the
+/// kernel's tracepoints; each call's count (errors are not counted: 0), the context
+/// switches, and `total`, most frequent first.
+fn perf_run(
+    contestant: &Contestant,
+    config: &Config,
+    size: usize,
+    messages: usize,
+) -> Result<Vec<(String, u64, u64)>, String> {
+    let server = config.start(contestant, &[])?;
+    let file = config
+        .out
+        .join(format!("perf.{}.{size}.csv", contestant.name));
+    let mut events = vec![
+        "raw_syscalls:sys_enter".to_owned(),
+        "context-switches".to_owned(),
+    ];
+    events.extend(
+        PERF_SYSCALLS
+            .iter()
+            .map(|n| format!("syscalls:sys_enter_{n}")),
+    );
+    let mut perf = Command::new("perf")
+        .args(["stat", "-x", ",", "-e", &events.join(","), "-o"])
+        .arg(&file)
+        .args(["-p", &server.pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start perf (apt-get install linux-perf): {e}"))?;
+    thread::sleep(Duration::from_millis(500));
+    let load = config.load(server.addr, size, messages);
+    let _ = send_signal(perf.id(), libc::SIGINT);
+    let _ = perf.wait();
+    let stopped = server.stop(Duration::from_secs(10));
+    load?;
+    stopped?;
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| format!("read {}: {e}", file.display()))?;
+    // CSV lines: count,unit,event,...; "<not supported>" counts are skipped.
+    let mut calls: Vec<(String, u64, u64)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(',');
+            let count = fields.next()?.parse().ok()?;
+            let event = fields.nth(1)?;
+            let name = match event {
+                "raw_syscalls:sys_enter" => "total",
+                "context-switches" => "(context switches)",
+                other => other.strip_prefix("syscalls:sys_enter_")?,
+            };
+            Some((name.to_owned(), count, 0))
+        })
+        .collect();
+    if !calls.iter().any(|c| c.0 == "total") {
+        return Err(format!("no raw_syscalls count in {}", file.display()));
+    }
     calls.sort_by_key(|c| std::cmp::Reverse(c.1));
     Ok(calls)
 }
