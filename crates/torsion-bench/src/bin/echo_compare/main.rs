@@ -303,13 +303,15 @@ fn throughput(contestants: &[Contestant], config: &Config) {
                 .collect();
             println!(
                 "{:<38} median {:>8.0} msg/s {:>7.1} MB/s  server cpu/msg {:>5.2} us user \
-                 {:>5.2} us sys; server+load {:>5.2} us  (runs, msg/s: {})",
+                 {:>5.2} us sys; server+load {:>5.2} us = {:>6.0} msg per cpu-second \
+                 (runs, msg/s: {})",
                 contestant.label,
                 median(runs.iter().map(|r| r.load.msg_per_s)),
                 median(runs.iter().map(|r| r.load.mb_per_s)),
                 median(runs.iter().map(|r| r.user_us)),
                 median(runs.iter().map(|r| r.system_us)),
                 median(runs.iter().map(|r| r.pair_us)),
+                1e6 / median(runs.iter().map(|r| r.pair_us)).max(1e-9),
                 each.join(", ")
             );
         }
