@@ -45,21 +45,38 @@
 //! plain struct.
 
 mod backoff;
+mod client;
 mod error;
+mod eyeballs;
 mod grammar;
 mod parse;
+mod reconnect;
+mod server;
+mod service;
 mod systemd;
 mod values;
+mod wrap;
 
 pub use backoff::{
     Backoff, RandomSource, SplitMix64, DEFAULT_FACTOR, DEFAULT_INITIAL_DELAY, DEFAULT_JITTER,
     DEFAULT_MAX_DELAY,
 };
+pub use client::{
+    client_from_string, connect_protocol, ClientError, HostnameEndpoint, NameResolver,
+    StreamClient, StreamClientEndpoint,
+};
 pub use error::EndpointError;
+pub use eyeballs::{interleave, DEFAULT_ATTEMPT_DELAY};
 pub use parse::{
     ClientEndpoint, Domain, Inherited, ServerEndpoint, TlsDescription, TlsPrefix, DEFAULT_BACKLOG,
     DEFAULT_TIMEOUT, DEFAULT_UNIX_MODE,
 };
+pub use reconnect::ReconnectingClientFactory;
+pub use server::{
+    server_from_string, InheritedProblem, ServerCause, ServerError, StreamServer,
+    StreamServerEndpoint,
+};
+pub use service::{backoff_policy, default_retry_policy, ClientService, RetryPolicy};
 pub use systemd::{ActivationError, ListenFds, LISTEN_FDS_START};
 
 /// The longest endpoint string accepted, in bytes: far more than any real one needs,

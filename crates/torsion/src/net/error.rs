@@ -23,6 +23,11 @@ pub enum ListenError {
         /// What the system said.
         source: io::Error,
     },
+    /// A descriptor handed to `adopt_stream_port` is not a listening stream socket.
+    NotAListener {
+        /// What it is instead (`not a socket`, `not a stream socket`, ...).
+        problem: &'static str,
+    },
 }
 
 /// A connection attempt failed (handed to `ClientFactory::client_connection_failed`).
@@ -112,6 +117,9 @@ impl fmt::Display for ListenError {
                     Cause(source)
                 )
             }
+            ListenError::NotAListener { problem } => {
+                write!(f, "adopt listening socket: {problem}")
+            }
         }
     }
 }
@@ -120,7 +128,7 @@ impl Error for ListenError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             ListenError::Io { source, .. } => Some(source),
-            ListenError::BadInterface { .. } => None,
+            ListenError::BadInterface { .. } | ListenError::NotAListener { .. } => None,
         }
     }
 }

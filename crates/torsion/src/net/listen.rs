@@ -69,6 +69,8 @@ struct Port {
     drained: RefCell<Vec<Resolver<()>>>,
     /// A Unix socket's path, removed when the port stops.
     unix_path: Option<PathBuf>,
+    /// Run once when the port stops listening (an endpoint's lock file is removed).
+    on_stop: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 enum Listener {
@@ -172,7 +174,53 @@ pub fn listen_unix(
     )
 }
 
+/// Serves connections on a socket that is already bound and listening, such as one
+/// inherited from systemd (Twisted's `adoptStreamPort`). The socket must be a stream
+/// socket that listens (IPv4, IPv6 or Unix); it is made non-blocking. A Unix socket's
+/// path is left in place when the port stops: whoever made the socket owns the path.
+///
+/// # Errors
+/// [`ListenError::NotAListener`] for any other descriptor, naming what it is.
+pub fn adopt_stream_port(
+    reactor: &Reactor,
+    fd: OwnedFd,
+    factory: impl ProtocolFactory,
+) -> Result<ListeningPort, ListenError> {
+    let socket = Socket::from(fd);
+    let not = |problem| ListenError::NotAListener { problem };
+    let io = |source| ListenError::Io {
+        address: Address::Unix(None),
+        source,
+    };
+    match socket.r#type() {
+        Ok(kind) if kind == Type::STREAM => {}
+        Ok(_) => return Err(not("not a stream socket")),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => return Err(not("not a socket")),
+        Err(e) => return Err(io(e)),
+    }
+    if !crate::sys::unix::is_listening(&socket).map_err(io)? {
+        return Err(not("a stream socket that is not listening"));
+    }
+    let local = socket.local_addr().map_err(io)?;
+    socket.set_nonblocking(true).map_err(io)?;
+    let address = Address::from_sock_addr(&local);
+    let listener = match local.as_socket() {
+        Some(_) => Listener::Tcp(mio::net::TcpListener::from_std(socket.into())),
+        None if local.is_unix() => Listener::Unix(mio::net::UnixListener::from_std(socket.into())),
+        None => return Err(not("a socket of an unknown address family")),
+    };
+    Port::start(reactor, address, listener, factory, None)
+}
+
 impl ListeningPort {
+    /// Runs `f` once, when the port stops listening.
+    pub(crate) fn on_stop(&self, f: impl FnOnce() + 'static) {
+        match self.is_listening() {
+            true => self.port.on_stop.borrow_mut().push(Box::new(f)),
+            false => f(),
+        }
+    }
+
     /// The TCP port listened on (the real one when 0 was asked for); 0 for Unix sockets.
     pub fn port(&self) -> u16 {
         self.port.address.port().unwrap_or(0)
@@ -201,6 +249,10 @@ impl ListeningPort {
                 let _ = std::fs::remove_file(path);
             }
             port.factory.stop_factory();
+            let on_stop = std::mem::take(&mut *port.on_stop.borrow_mut());
+            for f in on_stop {
+                f();
+            }
         }
         succeed(())
     }
@@ -279,6 +331,7 @@ impl Port {
             connections: RefCell::new(Slab::new()),
             drained: RefCell::new(Vec::new()),
             unix_path,
+            on_stop: RefCell::new(Vec::new()),
         });
         let token = {
             let listener = port.listener.borrow();

@@ -71,7 +71,8 @@ pub use address::Address;
 pub use connect::{connect_tcp, connect_unix, Connector};
 pub use error::{ConnectError, ConnectionLost, ListenError};
 pub use listen::{
-    listen_tcp, listen_unix, ListeningPort, ACCEPT_LIMIT, DEFAULT_BACKLOG, STARVED_RETRY,
+    adopt_stream_port, listen_tcp, listen_unix, ListeningPort, ACCEPT_LIMIT, DEFAULT_BACKLOG,
+    STARVED_RETRY,
 };
 pub use multicast::{listen_multicast, MulticastInterface};
 pub use protocol::{factory_fn, ClientFactory, CloseReason, FnFactory, Protocol, ProtocolFactory};
