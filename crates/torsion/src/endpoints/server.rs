@@ -274,9 +274,9 @@ impl fmt::Display for ServerError {
                     InheritedProblem::NotAListener(what) => f.write_str(what),
                     InheritedProblem::WrongFamily { expected, found } => write!(
                         f,
-                        "expected a {} socket, found {}",
-                        domain_name(Some(*expected)),
-                        domain_name(*found)
+                        "address family is {}, expected {}",
+                        domain_name(*found),
+                        domain_name(Some(*expected))
                     ),
                 }
             }
@@ -296,7 +296,7 @@ fn domain_name(domain: Option<Domain>) -> &'static str {
         Some(Domain::Inet) => "INET",
         Some(Domain::Inet6) => "INET6",
         Some(Domain::Unix) => "UNIX",
-        None => "another kind",
+        None => "neither INET nor UNIX",
     }
 }
 
