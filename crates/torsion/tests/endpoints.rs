@@ -49,7 +49,10 @@ fn socket_path(name: &str) -> PathBuf {
 
 /// The result of a Deferred that has fired.
 fn fired<T: 'static>(d: Deferred<T>) -> Result<T, Failure> {
-    d.try_result().ok().expect("fired")
+    match d.try_result() {
+        Ok(result) => result,
+        Err(_) => panic!("not fired yet"),
+    }
 }
 
 fn listen(reactor: &Reactor, endpoint: &str) -> ListeningPort {
@@ -330,7 +333,7 @@ fn systemd_refuses_a_socket_that_is_not_what_the_string_says(reactor: Reactor) {
         let server = server_from_string(&reactor, &endpoint)
             .unwrap()
             .with_listen_fds(fds);
-        let failure = fired(server.listen(echo_factory())).err().expect("refused");
+        let failure = fired(server.listen(echo_factory())).expect_err("refused");
         assert!(failure.check::<ServerError>().is_some());
         (
             failure.to_string(),
@@ -369,7 +372,7 @@ fn unix_lock_files_break_stale_locks_and_refuse_live_ones(reactor: Reactor) {
     // A second server finds the lock held by a live process: us.
     let endpoint = format!("unix:{}", path.display());
     let second = server_from_string(&reactor, &endpoint).unwrap();
-    let failure = fired(second.listen(echo_factory())).err().expect("refused");
+    let failure = fired(second.listen(echo_factory())).expect_err("refused");
     assert_eq!(
         failure.to_string(),
         format!(
@@ -388,7 +391,7 @@ fn listen_errors_name_the_endpoint(reactor: Reactor) {
     let port = taken.local_addr().unwrap().port();
     let endpoint = format!("tcp:{port}:interface=127.0.0.1");
     let server = server_from_string(&reactor, &endpoint).unwrap();
-    let failure = fired(server.listen(echo_factory())).err().expect("in use");
+    let failure = fired(server.listen(echo_factory())).expect_err("in use");
     let message = failure.to_string();
     assert!(
         message.starts_with(&format!("{endpoint}: listen tcp 127.0.0.1:{port}: ")),

@@ -350,3 +350,136 @@ impl fmt::Debug for ClientService {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{factory_fn, CloseReason};
+    use crate::task::Clock;
+    use crate::testing::StringTransport;
+
+    struct Quiet;
+
+    impl Protocol for Quiet {
+        fn data_received(&mut self, _: &[u8]) {}
+    }
+
+    type Attempt = (Rc<dyn ProtocolFactory>, Resolver<Rc<dyn Transport>>);
+
+    /// An endpoint whose attempts the test settles by hand.
+    #[derive(Default)]
+    struct Manual {
+        attempts: RefCell<Vec<Attempt>>,
+    }
+
+    impl StreamClientEndpoint for Rc<Manual> {
+        fn connect(&self, factory: Rc<dyn ProtocolFactory>) -> Deferred<Rc<dyn Transport>> {
+            let (d, resolver) = Deferred::new();
+            self.attempts.borrow_mut().push((factory, resolver));
+            d
+        }
+    }
+
+    impl Manual {
+        fn fail_next(&self) {
+            let (_, resolver) = self.attempts.borrow_mut().remove(0);
+            resolver.errback(Failure::msg("refused")).unwrap();
+        }
+
+        /// Connects the next attempt; returns its protocol and transport.
+        fn connect_next(&self) -> (Box<dyn Protocol>, Rc<StringTransport>) {
+            let (factory, resolver) = self.attempts.borrow_mut().remove(0);
+            let mut protocol = factory.build_protocol(&Address::Unix(None)).unwrap();
+            let transport = StringTransport::new();
+            protocol.connection_made(transport.clone());
+            resolver.callback(transport.clone()).unwrap();
+            (protocol, transport)
+        }
+    }
+
+    fn service(clock: &Clock) -> (ClientService, Rc<Manual>) {
+        let endpoint = Rc::new(Manual::default());
+        let factory = factory_fn(|_| Some(Box::new(Quiet) as Box<dyn Protocol>));
+        let policy = backoff_policy(Duration::from_secs(1), Duration::from_secs(10), 1.5, || {
+            Duration::ZERO
+        });
+        let service = ClientService::new(Rc::new(endpoint.clone()), Rc::new(factory), clock)
+            .with_retry_policy(policy);
+        (service, endpoint)
+    }
+
+    #[test]
+    fn failed_attempts_wait_the_policy_delays_and_a_connection_resets_them() {
+        let clock = Clock::new();
+        let (service, endpoint) = service(&clock);
+        service.start_service();
+        let mut delays = Vec::new();
+        for _ in 0..7 {
+            endpoint.fail_next();
+            let retry = clock.pending_calls()[0].time() - clock.seconds();
+            delays.push(retry.as_secs_f64());
+            clock.advance(retry);
+        }
+        // Twisted's backoffPolicy: min(1 * 1.5^n, 10), no jitter here.
+        assert_eq!(delays, vec![1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0]);
+        let (mut protocol, _) = endpoint.connect_next();
+        protocol.connection_lost(CloseReason::Clean);
+        // A lost connection is replaced at once; the next failure waits 1.5 s again.
+        assert_eq!(endpoint.attempts.borrow().len(), 1);
+        endpoint.fail_next();
+        assert_eq!(
+            clock.pending_calls()[0].time() - clock.seconds(),
+            Duration::from_millis(1500)
+        );
+        let _ = service.stop_service();
+        assert!(clock.pending_calls().is_empty());
+    }
+
+    #[test]
+    fn when_connected_fires_now_or_at_the_next_connection() {
+        let clock = Clock::new();
+        let (service, endpoint) = service(&clock);
+        let early = service.when_connected();
+        let impatient = service.when_connected_fail_after(1);
+        service.start_service();
+        endpoint.fail_next();
+        let failure = impatient.try_result().ok().unwrap().err().unwrap();
+        assert_eq!(failure.to_string(), "refused");
+        clock.advance(Duration::from_millis(1500));
+        let (_protocol, transport) = endpoint.connect_next();
+        let got = early.try_result().ok().unwrap().ok().unwrap();
+        assert!(Rc::ptr_eq(&got, &(transport.clone() as Rc<dyn Transport>)));
+        let now = service.when_connected().try_result().ok().unwrap().ok();
+        assert!(now.is_some());
+        let _ = (got, now);
+    }
+
+    #[test]
+    fn stop_service_closes_the_connection_and_fires_when_it_is_gone() {
+        let clock = Clock::new();
+        let (service, endpoint) = service(&clock);
+        service.start_service();
+        let (mut protocol, transport) = endpoint.connect_next();
+        let stopped = service.stop_service();
+        assert!(transport.disconnecting());
+        let stopped = stopped.try_result().expect_err("waits for the close");
+        protocol.connection_lost(CloseReason::Clean);
+        assert!(stopped.try_result().ok().unwrap().is_ok());
+        assert!(endpoint.attempts.borrow().is_empty(), "not replaced");
+        let late = service.when_connected().try_result().ok().unwrap();
+        assert!(late.err().unwrap().check::<Cancelled>().is_some());
+    }
+
+    #[test]
+    fn stop_service_while_waiting_cancels_the_retry_and_the_waiters() {
+        let clock = Clock::new();
+        let (service, endpoint) = service(&clock);
+        service.start_service();
+        let waiting = service.when_connected();
+        endpoint.fail_next();
+        assert!(service.stop_service().try_result().ok().unwrap().is_ok());
+        assert!(clock.pending_calls().is_empty());
+        let failure = waiting.try_result().ok().unwrap().err().unwrap();
+        assert!(failure.check::<Cancelled>().is_some());
+    }
+}
