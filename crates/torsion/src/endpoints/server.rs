@@ -27,9 +27,9 @@ pub trait StreamServerEndpoint {
 
 /// Reads a server endpoint string and ties it to `reactor` (Twisted's `serverFromString`).
 ///
-/// ```
+/// ```no_run
 /// use torsion::{endpoints::server_from_string, protocols::wire::Echo, Reactor};
-/// let reactor = Reactor::builder().install_signal_handlers(false).build().unwrap();
+/// let reactor = Reactor::new().unwrap();
 /// let endpoint = server_from_string(&reactor, "tcp:0:interface=127.0.0.1")?;
 /// let port = endpoint.listen(Echo::factory()).try_result().ok().unwrap().ok().unwrap();
 /// assert_ne!(port.port(), 0);

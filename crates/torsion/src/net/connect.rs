@@ -7,8 +7,9 @@
 //!
 //! **Names.** `connect_tcp` takes an IP address (`127.0.0.1`, `::1`) without any lookup.
 //! Any other host is resolved with the system resolver (`ToSocketAddrs`), which blocks
-//! the loop while it runs; `localhost` is fast, a remote name may not be.
-//! FIXME(issue 5): resolve names on the thread pool once `task`/`threads` land.
+//! the loop while it runs; `localhost` is fast, a remote name may not be. Endpoints
+//! (`endpoints::client_from_string`, `HostnameEndpoint`) resolve on the thread pool and
+//! hand `connect_tcp` addresses only.
 
 use std::{
     cell::{Cell, RefCell},
@@ -66,7 +67,8 @@ struct Attempt {
 
 /// Connects to `host:port` and serves the connection with a protocol from `factory`;
 /// `timeout` bounds the attempt (a [`ConnectError::TimedOut`] naming the address),
-/// `bind_address` picks our end. See the [module docs](self) about host names.
+/// `bind_address` picks our end. A host name is resolved on the loop (blocking): prefer
+/// [`HostnameEndpoint`](crate::endpoints::HostnameEndpoint), which resolves on the pool.
 pub fn connect_tcp(
     reactor: &Reactor,
     host: &str,
