@@ -40,7 +40,7 @@
 
 pub mod int_prefixed;
 pub mod line;
-mod line_receiver;
+pub mod line_receiver;
 pub mod netstring;
 
 pub use int_prefixed::{IntPrefixedError, IntPrefixedParser, LengthPrefix};
