@@ -67,8 +67,15 @@ struct Attempt {
 
 /// Connects to `host:port` and serves the connection with a protocol from `factory`;
 /// `timeout` bounds the attempt (a [`ConnectError::TimedOut`] naming the address),
-/// `bind_address` picks our end. A host name is resolved on the loop (blocking): prefer
-/// [`HostnameEndpoint`](crate::endpoints::HostnameEndpoint), which resolves on the pool.
+/// `bind_address` picks our end.
+///
+/// `host` may be an IP address (no lookup) or a name, resolved with the system resolver
+/// (`ToSocketAddrs`), which blocks the loop while it runs: `localhost` is fast, a remote
+/// name may not be. [`HostnameEndpoint`](crate::endpoints::HostnameEndpoint) resolves on
+/// the thread pool and tries every address instead.
+///
+/// Failures always reach `client_connection_failed` from the loop, never from inside
+/// this call.
 pub fn connect_tcp(
     reactor: &Reactor,
     host: &str,
