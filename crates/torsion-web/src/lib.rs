@@ -33,4 +33,5 @@
 //! protocols once the TCP transports land; see [`http`] for the pieces and their rules.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod http;
