@@ -68,10 +68,8 @@ use torsion::{
 };
 
 use super::{
-    connection::Conn,
-    request::encode_request,
-    response::BodyChannel,
-    Body, RequestError, RequestHeaders, Response, Url,
+    connection::Conn, request::encode_request, response::BodyChannel, Body, RequestError,
+    RequestHeaders, Response, Url,
 };
 
 /// Connections open at once to one `host:port` unless set otherwise.
@@ -263,7 +261,11 @@ impl Agent {
     /// Idle pooled connections to `host:port`.
     pub fn idle_connections(&self, host: &str, port: u16) -> usize {
         let key = (host.to_ascii_lowercase(), port);
-        self.inner.hosts.borrow().get(&key).map_or(0, |h| h.idle.len())
+        self.inner
+            .hosts
+            .borrow()
+            .get(&key)
+            .map_or(0, |h| h.idle.len())
     }
 
     /// The reactor this agent runs on.

@@ -109,7 +109,8 @@ impl Conn {
     /// Closes at once and stops any lookup or connect in progress.
     pub(crate) fn abort(&self) {
         self.set_idle_timer(None);
-        if let Some(lookup) = self.resolving.borrow_mut().take() {
+        let lookup = self.resolving.borrow_mut().take();
+        if let Some(lookup) = lookup {
             lookup.cancel(); // its errback reports the failure
         }
         let connector = self.connector.borrow().clone();
@@ -161,7 +162,8 @@ impl Conn {
 
     /// The connection could not be made: its exchange fails, its pool slot frees.
     pub(crate) fn connect_failed(self: &Rc<Self>, failure: Failure) {
-        if let Some(exchange) = self.current.borrow_mut().take() {
+        let exchange = self.current.borrow_mut().take();
+        if let Some(exchange) = exchange {
             exchange.fail(failure);
         }
         self.closed_now();
@@ -406,7 +408,8 @@ impl ClientProtocol {
                 Err(error) => {
                     let channel = channel.clone();
                     let url = self.conn.current().map(|e| e.url().to_string());
-                    if let Some(exchange) = self.conn.current.borrow_mut().take() {
+                    let exchange = self.conn.current.borrow_mut().take();
+                    if let Some(exchange) = exchange {
                         exchange.complete();
                     }
                     self.conn.abort();

@@ -72,9 +72,8 @@ impl<A: Requester + 'static> Requester for ContentDecoder<A> {
             headers.add("Accept-Encoding", "gzip");
         }
         let max = self.max_size;
-        self.agent
-            .request(method, url, headers, body)
-            .add_callback(move |mut response: Response| {
+        self.agent.request(method, url, headers, body).add_callback(
+            move |mut response: Response| {
                 let gzip = response.headers().get("content-encoding").is_some_and(|v| {
                     v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip")
                 });
@@ -98,7 +97,8 @@ impl<A: Requester + 'static> Requester for ContentDecoder<A> {
                     });
                 }
                 Ok::<_, Failure>(response)
-            })
+            },
+        )
     }
 }
 

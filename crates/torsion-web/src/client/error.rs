@@ -120,7 +120,10 @@ impl fmt::Display for RequestError {
                 write!(f, "request {url}: more than {limit} redirects")
             }
             RequestError::BadRedirect { url, status } => {
-                write!(f, "request {url}: redirect {status} without a valid location")
+                write!(
+                    f,
+                    "request {url}: redirect {status} without a valid location"
+                )
             }
             RequestError::BodyAlreadyTaken => f.write_str("response body already taken"),
             RequestError::InvalidJson { message } => {

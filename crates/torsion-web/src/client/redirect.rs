@@ -74,7 +74,14 @@ impl<A: Requester + 'static> Requester for RedirectAgent<A> {
             limit: self.limit,
             done: 0,
         };
-        follow(self.agent.clone(), hops, method.to_owned(), url, headers, body)
+        follow(
+            self.agent.clone(),
+            hops,
+            method.to_owned(),
+            url,
+            headers,
+            body,
+        )
     }
 }
 

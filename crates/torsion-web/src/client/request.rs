@@ -194,8 +194,12 @@ mod tests {
             "PUT /p?q HTTP/1.1\r\nHost: h.example:8080\r\nContent-Length: 2\r\n\r\nhi"
         );
         assert_eq!(
-            encode("POST", RequestHeaders::new(), Body::chunked([b"ab".to_vec(), vec![]]))
-                .unwrap(),
+            encode(
+                "POST",
+                RequestHeaders::new(),
+                Body::chunked([b"ab".to_vec(), vec![]])
+            )
+            .unwrap(),
             "POST /p?q HTTP/1.1\r\nHost: h.example:8080\r\nTransfer-Encoding: chunked\r\n\r\n\
              2\r\nab\r\n0\r\n\r\n"
         );

@@ -30,7 +30,10 @@
 
 use std::{cell::RefCell, fmt, rc::Rc};
 
-use torsion::{defer::Deferred, Failure};
+use torsion::{
+    defer::{Deferred, Resolver},
+    Failure,
+};
 
 use super::{RequestError, Url};
 use crate::http::{Headers, Version, DEFAULT_MAX_BODY_SIZE};
@@ -160,9 +163,7 @@ impl Response {
         self.deliver_to(Box::new(Collect {
             bytes: Vec::new(),
             max,
-            on_end: Some(Box::new(move |result| {
-                let _ = resolver.resolve(result);
-            })),
+            resolver,
         }));
         deferred
     }
@@ -256,7 +257,9 @@ impl Response {
 impl Drop for Response {
     fn drop(&mut self) {
         if !self.taken {
-            self.body.attach(Box::new(Discard { left: DISCARD_LIMIT }));
+            self.body.attach(Box::new(Discard {
+                left: DISCARD_LIMIT,
+            }));
         }
     }
 }
@@ -370,7 +373,7 @@ impl BodyChannel {
 struct Collect {
     bytes: Vec<u8>,
     max: u64,
-    on_end: Option<Box<dyn FnOnce(Result<Vec<u8>, Failure>)>>,
+    resolver: Resolver<Vec<u8>>,
 }
 
 impl BodyConsumer for Collect {
@@ -382,10 +385,11 @@ impl BodyConsumer for Collect {
         Ok(())
     }
 
-    fn end(mut self: Box<Self>, result: Result<(), Failure>) {
-        if let Some(on_end) = self.on_end.take() {
-            on_end(result.map(|()| std::mem::take(&mut self.bytes)));
-        }
+    fn end(self: Box<Self>, result: Result<(), Failure>) {
+        let Collect {
+            bytes, resolver, ..
+        } = *self;
+        let _ = resolver.resolve(result.map(|()| bytes));
     }
 }
 
@@ -421,7 +425,9 @@ impl BodyConsumer for Discard {
                 self.left = left;
                 Ok(())
             }
-            None => Err(Failure::new(RequestError::BodyTooLarge { max: DISCARD_LIMIT })),
+            None => Err(Failure::new(RequestError::BodyTooLarge {
+                max: DISCARD_LIMIT,
+            })),
         }
     }
 

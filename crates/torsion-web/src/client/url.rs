@@ -296,9 +296,21 @@ mod tests {
         let table: &[(&str, &str, u16, &str, &str)] = &[
             ("http://a.example", "a.example", 80, "/", "a.example"),
             ("http://A.Example/", "a.example", 80, "/", "a.example"),
-            ("HTTP://a.example:8080/x?y=1", "a.example", 8080, "/x?y=1", "a.example:8080"),
+            (
+                "HTTP://a.example:8080/x?y=1",
+                "a.example",
+                8080,
+                "/x?y=1",
+                "a.example:8080",
+            ),
             ("http://a.example?q", "a.example", 80, "/?q", "a.example"),
-            ("http://127.0.0.1:9/p#frag", "127.0.0.1", 9, "/p", "127.0.0.1:9"),
+            (
+                "http://127.0.0.1:9/p#frag",
+                "127.0.0.1",
+                9,
+                "/p",
+                "127.0.0.1:9",
+            ),
             ("http://[::1]:81/", "::1", 81, "/", "[::1]:81"),
             ("http://[::1]/", "::1", 80, "/", "[::1]"),
         ];
@@ -318,19 +330,42 @@ mod tests {
             ("a.example/x", MissingScheme),
             ("://a.example", MissingScheme),
             ("https://a.example/", HttpsNotSupported),
-            ("ftp://a.example/", UnsupportedScheme { scheme: "ftp".into() }),
+            (
+                "ftp://a.example/",
+                UnsupportedScheme {
+                    scheme: "ftp".into(),
+                },
+            ),
             ("http://user:pw@a.example/", UserInfo),
             ("http:///x", EmptyHost),
             ("http://:80/", EmptyHost),
             ("http://a b/", InvalidHost { host: "a b".into() }),
-            ("http://[::1/", InvalidHost { host: "[::1".into() }),
-            ("http://[zz]/", InvalidHost { host: "[zz]".into() }),
+            (
+                "http://[::1/",
+                InvalidHost {
+                    host: "[::1".into(),
+                },
+            ),
+            (
+                "http://[zz]/",
+                InvalidHost {
+                    host: "[zz]".into(),
+                },
+            ),
             ("http://a:0/", InvalidPort { port: "0".into() }),
-            ("http://a:65536/", InvalidPort { port: "65536".into() }),
+            (
+                "http://a:65536/",
+                InvalidPort {
+                    port: "65536".into(),
+                },
+            ),
             ("http://a:+80/", InvalidPort { port: "+80".into() }),
             ("http://a:/", InvalidPort { port: "".into() }),
             ("http://a/x y", InvalidCharacter { character: ' ' }),
-            ("http://a/x\r\nHost: b", InvalidCharacter { character: '\r' }),
+            (
+                "http://a/x\r\nHost: b",
+                InvalidCharacter { character: '\r' },
+            ),
             ("http://a/é", InvalidCharacter { character: 'é' }),
         ];
         for (input, error) in table {
@@ -356,7 +391,11 @@ mod tests {
             ("", "http://a.example:8/b/c/d?q"),
         ];
         for (reference, expected) in table {
-            assert_eq!(base.join(reference).unwrap().to_string(), *expected, "{reference}");
+            assert_eq!(
+                base.join(reference).unwrap().to_string(),
+                *expected,
+                "{reference}"
+            );
         }
         assert_eq!(base.join("https://x/"), Err(UrlError::HttpsNotSupported));
     }
