@@ -112,7 +112,6 @@ fn follow<A: Requester + 'static>(
             .get("location")
             .and_then(|l| std::str::from_utf8(l).ok())
             .map(str::to_owned);
-        drop(response); // its body is discarded, its connection reused if short
         let Some(location) = location else {
             let url = url.to_string();
             return fail(RequestError::BadRedirect { url, status });
@@ -145,6 +144,10 @@ fn follow<A: Requester + 'static>(
             done: hops.done + 1,
             ..hops
         };
-        follow(agent, hops, method, next, headers, body)
+        // Follow once the redirect's body is read, so that its connection can carry
+        // the next request.
+        response
+            .discard_body()
+            .add_callback(move |()| follow(agent, hops, method, next, headers, body))
     })
 }

@@ -225,6 +225,19 @@ impl Response {
         deferred
     }
 
+    /// Reads the body and throws it away; fires (always with `()`) once it is over, so
+    /// that a request made after it can reuse the connection. Past [`DISCARD_LIMIT`]
+    /// bytes the connection is closed instead. Dropping a response does the same without
+    /// telling anyone.
+    pub fn discard_body(self) -> Deferred<()> {
+        let (deferred, resolver) = Deferred::new();
+        self.deliver_to(Box::new(Discard {
+            left: DISCARD_LIMIT,
+            resolver: Some(resolver),
+        }));
+        deferred
+    }
+
     /// Gives the body to `consumer` (Twisted's `deliverBody`): what arrived already at
     /// once, the rest as it comes.
     pub fn deliver_to(mut self, consumer: Box<dyn BodyConsumer>) {
@@ -259,6 +272,7 @@ impl Drop for Response {
         if !self.taken {
             self.body.attach(Box::new(Discard {
                 left: DISCARD_LIMIT,
+                resolver: None,
             }));
         }
     }
@@ -416,6 +430,8 @@ where
 /// Reads and drops the body of a response dropped unread, up to a limit.
 struct Discard {
     left: u64,
+    /// Told when the body is over (whole, refused or failed).
+    resolver: Option<Resolver<()>>,
 }
 
 impl BodyConsumer for Discard {
@@ -431,5 +447,9 @@ impl BodyConsumer for Discard {
         }
     }
 
-    fn end(self: Box<Self>, _: Result<(), Failure>) {}
+    fn end(self: Box<Self>, _: Result<(), Failure>) {
+        if let Some(resolver) = self.resolver {
+            let _ = resolver.callback(());
+        }
+    }
 }
