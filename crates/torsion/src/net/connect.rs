@@ -66,7 +66,14 @@ struct Attempt {
 
 /// Connects to `host:port` and serves the connection with a protocol from `factory`;
 /// `timeout` bounds the attempt (a [`ConnectError::TimedOut`] naming the address),
-/// `bind_address` picks our end. See the [module docs](self) about host names.
+/// `bind_address` picks our end.
+///
+/// `host` may be an IP address (no lookup) or a name, resolved with the system resolver
+/// (`ToSocketAddrs`), which blocks the loop while it runs: `localhost` is fast, a remote
+/// name may not be. FIXME(issue 5): resolve names on the thread pool.
+///
+/// Failures always reach `client_connection_failed` from the loop, never from inside
+/// this call.
 pub fn connect_tcp(
     reactor: &Reactor,
     host: &str,

@@ -88,11 +88,6 @@ pub enum ConnectionLost {
         /// The limit (`WriteLimits::max`).
         limit: usize,
     },
-    /// The read side timed out (`protocols::policies::TimeoutProtocol`).
-    IdleTimeout {
-        /// How long the connection was idle.
-        after: Duration,
-    },
 }
 
 impl fmt::Display for ListenError {
@@ -184,9 +179,6 @@ impl fmt::Display for ConnectionLost {
                 f,
                 "write buffer full: {wanted} bytes would be buffered (max {limit})"
             ),
-            ConnectionLost::IdleTimeout { after } => {
-                write!(f, "connection idle for {after:?}: timed out")
-            }
         }
     }
 }

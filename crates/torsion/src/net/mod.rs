@@ -64,6 +64,7 @@ mod error;
 mod listen;
 mod multicast;
 mod protocol;
+pub mod stream;
 mod transport;
 pub mod udp;
 

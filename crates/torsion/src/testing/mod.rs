@@ -16,10 +16,12 @@
 
 mod clean;
 mod logs;
-mod string_transport;
+pub mod loopback;
+pub mod string_transport;
 
 pub use clean::{assert_clean, check_clean, Dirty};
 pub use logs::{capture_logs, CapturedEvent};
+pub use loopback::{End, LoopbackPump};
 pub use string_transport::StringTransport;
 
 /// The fake clock, here too because tests look for it here (Twisted's `task.Clock`).
