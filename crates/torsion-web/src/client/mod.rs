@@ -19,11 +19,59 @@
 //! });
 //! ```
 //!
+//! # Several URLs at once
+//!
+//! The talks' treq demo: one Deferred per URL, combined with `gather_results`, which fires
+//! once every fetch has (the same code is in the README, beside treq's):
+//!
+//! ```no_run
+//! use torsion::{defer::gather_results, task::react, Deferred, Failure, Reactor};
+//! use torsion_web::client::{get, Response};
+//!
+//! fn get_url(reactor: &Reactor, url: &str) -> Deferred<()> {
+//!     let url = url.to_owned();
+//!     println!("Getting URL {url}");
+//!     get(reactor, &url)
+//!         .add_callback(move |resp: Response| {
+//!             println!("Got response code {} from {url}", resp.status());
+//!             Ok::<_, Failure>(())
+//!         })
+//!         .add_errback(|failure: Failure| {
+//!             println!("Something failed: {}", failure.error_message());
+//!             Ok(())
+//!         })
+//! }
+//!
+//! react(|reactor| {
+//!     let urls = ["http://example.com/", "http://example.org/", "http://example.net/"];
+//!     gather_results(urls.map(|url| get_url(reactor, url))).add_callback(|_| Ok::<_, Failure>(()))
+//! });
+//! ```
+//!
+//! Deferreds are awaitable, so the `inlineCallbacks` version is plain `async` Rust:
+//!
+//! ```no_run
+//! use torsion::{Failure, Reactor};
+//! use torsion_web::client::get;
+//!
+//! async fn get_url(reactor: Reactor, url: String) -> Result<(), Failure> {
+//!     println!("Getting URL {url}");
+//!     match get(&reactor, &url).await {
+//!         Ok(resp) => println!("Got response code {} from {url}", resp.status()),
+//!         Err(e) => println!("Something failed: {e}"),
+//!     }
+//!     Ok(())
+//! }
+//! # let reactor = Reactor::new().unwrap();
+//! let done = reactor.ensure_deferred(get_url(reactor.clone(), "http://example.com/".into()));
+//! # let _ = done;
+//! ```
+//!
+//! # The pieces
+//!
 //! Every request returns a `Deferred<Response>` that fires when the response head has
 //! arrived; the body streams in after it ([`Response::body`], [`Response::text`],
-//! [`Response::deliver_body`]). Deferreds are awaitable, so the same reads as
-//! `inlineCallbacks` inside `reactor.ensure_deferred(async { .. })`:
-//! `let text = get(&reactor, url).await?.text().await?;`.
+//! [`Response::deliver_body`]).
 //!
 //! | piece | Twisted | what it adds |
 //! |---|---|---|
@@ -39,15 +87,15 @@
 //! refused before sending, and `torsion::net::ConnectError` for a connection that could
 //! not be made.
 
-mod agent;
+pub mod agent;
 mod connection;
-mod decoder;
-mod error;
-mod redirect;
-mod request;
-mod response;
-mod treq;
-mod url;
+pub mod decoder;
+pub mod error;
+pub mod redirect;
+pub mod request;
+pub mod response;
+pub mod treq;
+pub mod url;
 
 pub use agent::{
     Agent, AgentBuilder, Requester, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
