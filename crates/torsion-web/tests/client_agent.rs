@@ -2,7 +2,7 @@
 //! its queue, the idle and request timeouts, body framings, bad framing, and requests
 //! refused before anything is sent.
 
-mod support;
+mod client_support;
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use torsion_web::{
     http::{BodyError, HeadError, WriteError},
 };
 
-use support::{ok, reactor, response, wait, Reply, Server};
+use client_support::{ok, reactor, response, wait, Reply, Server};
 
 /// Sends GET `url` on `agent` and reads the whole body.
 async fn fetch(agent: &Agent, url: &str) -> Result<(u16, Vec<u8>), Failure> {

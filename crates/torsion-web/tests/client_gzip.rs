@@ -1,6 +1,6 @@
 //! ContentDecoder on loopback: gzip asked for and undone, with a decompressed-size limit.
 
-mod support;
+mod client_support;
 
 use std::io::Write;
 
@@ -9,7 +9,7 @@ use torsion_web::client::{
     Agent, Body, ContentDecoder, RequestError, RequestHeaders, Requester, Response,
 };
 
-use support::{ok, reactor, response, wait, Reply, Server};
+use client_support::{ok, reactor, response, wait, Reply, Server};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());

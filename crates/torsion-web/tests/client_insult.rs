@@ -1,14 +1,14 @@
 //! The talks' insult demo in miniature: many simultaneous requests to a slow server,
 //! combined with gather_results, all in flight at once on one thread.
 
-mod support;
+mod client_support;
 
 use std::{cell::Cell, time::Duration};
 
 use torsion::{defer::gather_results, Failure};
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
-use support::{reactor, response, wait, Reply, Server};
+use client_support::{reactor, response, wait, Reply, Server};
 
 const INSULTS: [&str; 3] = [
     "You mongrel.",

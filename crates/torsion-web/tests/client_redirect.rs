@@ -1,14 +1,14 @@
 //! RedirectAgent on loopback: chains, the limit, method rules, and credentials dropped
 //! when a redirect leaves the origin.
 
-mod support;
+mod client_support;
 
 use torsion::Failure;
 use torsion_web::client::{
     Agent, Body, RedirectAgent, RequestError, RequestHeaders, Requester, Response,
 };
 
-use support::{ok, reactor, response, wait, Reply, Server};
+use client_support::{ok, reactor, response, wait, Reply, Server};
 
 fn redirect(status: u16, location: &str) -> Reply {
     Reply::Bytes(response(status, &[("Location", location)], b"moved"))

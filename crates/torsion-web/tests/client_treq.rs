@@ -1,12 +1,12 @@
 //! The treq-like layer on loopback: get, post, put, delete, head, text and json, and the
 //! talks' "fetch several URLs at once and gather the results".
 
-mod support;
+mod client_support;
 
 use torsion::{defer::gather_results, Failure};
 use torsion_web::client::{delete, get, head, post, put, HttpClient, Response};
 
-use support::{ok, reactor, response, wait, Reply, Server};
+use client_support::{ok, reactor, response, wait, Reply, Server};
 
 #[test]
 fn each_method_sends_what_it_says() {
