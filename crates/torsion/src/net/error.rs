@@ -204,25 +204,20 @@ impl ConnectionLost {
 
 /// Shows a system error the way our messages want it: lowercase, without
 /// ` (os error N)` (`permission denied`, not `Permission denied (os error 13)`).
+/// Every net error (TCP, Unix, UDP) formats its system error through this one.
 pub(crate) struct Cause<'a>(pub(crate) &'a io::Error);
 
 impl fmt::Display for Cause<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.0.to_string();
-        let text = match text.find(" (os error ") {
-            Some(end) => &text[..end],
-            None => &text,
-        };
+        let text = text
+            .find(" (os error ")
+            .map_or(&text[..], |end| &text[..end]);
         let mut chars = text.chars();
-        match chars.next() {
-            Some(first) => {
-                for lower in first.to_lowercase() {
-                    f.write_fmt(format_args!("{lower}"))?;
-                }
-                f.write_str(chars.as_str())
-            }
-            None => Ok(()),
+        if let Some(first) = chars.next() {
+            write!(f, "{}", first.to_lowercase())?;
         }
+        f.write_str(chars.as_str())
     }
 }
 
