@@ -3,7 +3,7 @@
 //! `connect tcp 10.0.0.1:80: timed out after 2s`, `read tcp 127.0.0.1:5000: connection
 //! reset by peer`. The system error stays reachable as `source()`.
 
-use std::{error::Error, fmt, io, time::Duration};
+use std::{error::Error, fmt, io, net::SocketAddr, path::PathBuf, time::Duration};
 
 use super::Address;
 
@@ -22,6 +22,14 @@ pub enum ListenError {
         address: Address,
         /// What the system said.
         source: io::Error,
+    },
+    /// A live process holds the Unix socket's lock file (`listen_unix_with` with
+    /// `lockfile`): the socket is in use.
+    Locked {
+        /// The socket's path.
+        path: PathBuf,
+        /// The pid the lock file names, if it could be read.
+        pid: Option<u32>,
     },
 }
 
@@ -61,6 +69,29 @@ pub enum ConnectError {
     Stopped {
         /// The address being connected to.
         address: Address,
+    },
+    /// A host name resolved, and every address it resolved to was tried, in order,
+    /// and failed.
+    AllFailed {
+        /// The host name asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// Each address tried, in order, with what the system said.
+        tried: Vec<(SocketAddr, io::Error)>,
+    },
+    /// The timeout passed while connecting to a host name: while resolving it (`tried`
+    /// is empty) or while trying its addresses (the last in `tried` is the one cut
+    /// short, with an `io::ErrorKind::TimedOut` error).
+    HostTimedOut {
+        /// The host name asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// The timeout that passed.
+        after: Duration,
+        /// Each address tried, in order, with why it failed.
+        tried: Vec<(SocketAddr, io::Error)>,
     },
 }
 
@@ -107,6 +138,14 @@ impl fmt::Display for ListenError {
                     Cause(source)
                 )
             }
+            ListenError::Locked { path, pid } => {
+                let path = path.display();
+                match pid {
+                    Some(pid) => write!(f, "listen unix {path}: in use by pid {pid}")?,
+                    None => write!(f, "listen unix {path}: in use by another process")?,
+                }
+                write!(f, " (lock file {path}.lock)")
+            }
         }
     }
 }
@@ -115,7 +154,7 @@ impl Error for ListenError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             ListenError::Io { source, .. } => Some(source),
-            ListenError::BadInterface { .. } => None,
+            ListenError::BadInterface { .. } | ListenError::Locked { .. } => None,
         }
     }
 }
@@ -145,26 +184,50 @@ impl fmt::Display for ConnectError {
             ConnectError::Stopped { address } => {
                 write!(f, "connect {} {address}: stopped", address.network())
             }
+            ConnectError::AllFailed { host, port, tried } => {
+                write!(f, "connect tcp {host}:{port}: tried ")?;
+                write_tried(f, tried)
+            }
+            ConnectError::HostTimedOut {
+                host,
+                port,
+                after,
+                tried,
+            } => {
+                write!(f, "connect tcp {host}:{port}: timed out after {after:?}")?;
+                if tried.is_empty() {
+                    return f.write_str(" resolving the name");
+                }
+                f.write_str("; tried ")?;
+                write_tried(f, tried)
+            }
         }
     }
 }
 
 impl Error for ConnectError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            ConnectError::Resolve { source, .. } | ConnectError::Io { source, .. } => Some(source),
-            _ => None,
-        }
+        self.io_error().map(|e| e as &(dyn Error + 'static))
     }
 }
 
 impl ConnectError {
-    /// The system error, if the system refused (to check for `ConnectionRefused`).
+    /// The system error, if the system refused (to check for `ConnectionRefused`); for
+    /// [`AllFailed`](ConnectError::AllFailed), the last address's.
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             ConnectError::Resolve { source, .. } | ConnectError::Io { source, .. } => Some(source),
+            ConnectError::AllFailed { tried, .. } => tried.last().map(|(_, e)| e),
             _ => None,
         }
+    }
+
+    /// Whether the connect timeout ended the attempt.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::TimedOut { .. } | ConnectError::HostTimedOut { .. }
+        )
     }
 }
 
@@ -221,6 +284,15 @@ impl fmt::Display for Cause<'_> {
     }
 }
 
+/// `[::1]:80 (connection refused), 127.0.0.1:80 (timed out)`.
+fn write_tried(f: &mut fmt::Formatter<'_>, tried: &[(SocketAddr, io::Error)]) -> fmt::Result {
+    for (i, (address, e)) in tried.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        write!(f, "{sep}{address} ({})", Cause(e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +326,64 @@ mod tests {
             "read tcp 127.0.0.1:80: connection reset by peer"
         );
         assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn host_errors_name_the_host_and_every_address_tried() {
+        let refused = || io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let err = ConnectError::AllFailed {
+            host: "localhost".into(),
+            port: 9,
+            tried: vec![
+                ("[::1]:9".parse().unwrap(), refused()),
+                ("127.0.0.1:9".parse().unwrap(), refused()),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp localhost:9: tried [::1]:9 (connection refused), \
+             127.0.0.1:9 (connection refused)"
+        );
+        assert_eq!(
+            err.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+        let err = ConnectError::HostTimedOut {
+            host: "example.invalid".into(),
+            port: 80,
+            after: Duration::from_secs(2),
+            tried: vec![],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp example.invalid:80: timed out after 2s resolving the name"
+        );
+        assert!(err.is_timeout());
+        let err = ConnectError::HostTimedOut {
+            host: "localhost".into(),
+            port: 80,
+            after: Duration::from_secs(2),
+            tried: vec![
+                ("[::1]:80".parse().unwrap(), refused()),
+                (
+                    "127.0.0.1:80".parse().unwrap(),
+                    io::Error::new(io::ErrorKind::TimedOut, "timed out"),
+                ),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp localhost:80: timed out after 2s; tried [::1]:80 \
+             (connection refused), 127.0.0.1:80 (timed out)"
+        );
+        let err = ListenError::Locked {
+            path: "/run/app.sock".into(),
+            pid: Some(42),
+        };
+        assert_eq!(
+            err.to_string(),
+            "listen unix /run/app.sock: in use by pid 42 (lock file /run/app.sock.lock)"
+        );
     }
 
     #[test]
