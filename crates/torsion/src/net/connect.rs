@@ -39,6 +39,9 @@ use crate::{
 /// Drives one outgoing connection (Twisted's `IConnector`): stop the attempt, drop the
 /// connection, or connect again (a reconnecting factory calls [`connect`](Connector::connect)
 /// from `client_connection_lost`).
+///
+/// A connector made by [`MemoryReactor`](crate::testing::MemoryReactor) has no socket:
+/// the test decides when it connects or fails.
 #[derive(Clone)]
 pub struct Connector {
     repr: Repr,
@@ -47,6 +50,18 @@ pub struct Connector {
 #[derive(Clone)]
 enum Repr {
     Socket(Rc<Inner>),
+    /// A connector without a socket, driven by a test (`testing::MemoryReactor`).
+    Memory(Rc<dyn ConnectorBackend>),
+}
+
+/// What a connector that is not backed by a socket does; the memory reactor's
+/// connectors implement it. `connector` is the handle the factory is to be given.
+pub(crate) trait ConnectorBackend {
+    fn connect(&self, connector: &Connector);
+    fn stop_connecting(&self, connector: &Connector);
+    fn transport(&self) -> Option<Rc<dyn Transport>>;
+    fn destination(&self) -> Address;
+    fn state(&self) -> &'static str;
 }
 
 struct Inner {
@@ -191,9 +206,19 @@ impl Connector {
         connector
     }
 
+    /// A connector driven by `backend` instead of a socket (the memory reactor's).
+    pub(crate) fn from_backend(backend: Rc<dyn ConnectorBackend>) -> Connector {
+        Connector {
+            repr: Repr::Memory(backend),
+        }
+    }
+
     /// Starts a new attempt; a no-op while connecting or connected.
     pub fn connect(&self) {
-        let Repr::Socket(inner) = &self.repr;
+        let inner = match &self.repr {
+            Repr::Socket(inner) => inner,
+            Repr::Memory(backend) => return backend.connect(self),
+        };
         if !matches!(*inner.phase.borrow(), Phase::Idle) {
             return;
         }
@@ -227,7 +252,10 @@ impl Connector {
     /// Abandons the attempt in progress; the factory hears
     /// [`ConnectError::Stopped`].
     pub fn stop_connecting(&self) {
-        let Repr::Socket(inner) = &self.repr;
+        let inner = match &self.repr {
+            Repr::Socket(inner) => inner,
+            Repr::Memory(backend) => return backend.stop_connecting(self),
+        };
         if matches!(*inner.phase.borrow(), Phase::Connecting(_)) {
             let address = self.destination();
             self.fail(ConnectError::Stopped { address });
@@ -244,7 +272,10 @@ impl Connector {
 
     /// The connection's transport, while connected.
     pub fn transport(&self) -> Option<Rc<dyn Transport>> {
-        let Repr::Socket(inner) = &self.repr;
+        let inner = match &self.repr {
+            Repr::Socket(inner) => inner,
+            Repr::Memory(backend) => return backend.transport(),
+        };
         match &*inner.phase.borrow() {
             Phase::Connected(conn) => conn.upgrade().map(|c| c as Rc<dyn Transport>),
             _ => None,
@@ -255,7 +286,10 @@ impl Connector {
     /// connected to; before it resolved, as the unspecified address `0.0.0.0` and the
     /// port.
     pub fn destination(&self) -> Address {
-        let Repr::Socket(inner) = &self.repr;
+        let inner = match &self.repr {
+            Repr::Socket(inner) => inner,
+            Repr::Memory(backend) => return backend.destination(),
+        };
         match &*inner.phase.borrow() {
             Phase::Connecting(Attempt {
                 stage: Stage::Trying(trying),
@@ -279,8 +313,12 @@ impl Connector {
 
     /// The socket connector's state. Only called on socket connectors.
     fn inner(&self) -> &Rc<Inner> {
-        let Repr::Socket(inner) = &self.repr;
-        inner
+        match &self.repr {
+            Repr::Socket(inner) => inner,
+            // Invariant: only the socket connector's own methods, reached through
+            // `Repr::Socket`, schedule the calls that lead here.
+            Repr::Memory(_) => unreachable!("a memory connector has no socket state"),
+        }
     }
 
     /// Looks `host` up on the thread pool; [`resolved`](Self::resolved) goes on.
@@ -590,6 +628,7 @@ impl Connector {
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let phase = match &self.repr {
+            Repr::Memory(backend) => backend.state(),
             Repr::Socket(inner) => match &*inner.phase.borrow() {
                 Phase::Idle => "idle",
                 Phase::Connecting(Attempt {

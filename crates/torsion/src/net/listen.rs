@@ -28,7 +28,12 @@ use std::{
 use slab::Slab;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{conn::Conn, error::Cause, Address, ListenError, ProtocolFactory, Transport};
+use super::{
+    conn::Conn,
+    error::Cause,
+    unix_lock::{remove_stale_socket, SocketLock},
+    Address, ListenError, ProtocolFactory, Transport,
+};
 use crate::{
     defer::{succeed, Deferred, Resolver},
     reactor::{Interest, IoToken, Reactor},
@@ -48,9 +53,32 @@ pub const STARVED_RETRY: Duration = Duration::from_millis(100);
 ///
 /// The reactor keeps it listening even if this handle is dropped;
 /// [`stop_listening`](ListeningPort::stop_listening) stops it.
+///
+/// A port made by [`MemoryReactor`](crate::testing::MemoryReactor) has no socket: it
+/// knows its address and whether it was stopped, and never has connections.
 #[derive(Clone)]
 pub struct ListeningPort {
-    port: Rc<Port>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Socket(Rc<Port>),
+    /// The memory reactor's: an address and whether it still listens.
+    Memory(Rc<(Address, Cell<bool>)>),
+}
+
+/// How [`listen_unix_with`] listens (Twisted's `listenUNIX` arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnixListenOptions {
+    /// The socket file's permission bits (`None`: as the umask leaves them).
+    pub mode: Option<u32>,
+    /// The listen backlog.
+    pub backlog: u32,
+    /// Keep a `PATH.lock` file holding our pid while listening, refuse a socket a live
+    /// process holds, and replace one a crashed process left (Twisted's `wantPID`).
+    pub lockfile: bool,
 }
 
 struct Port {
@@ -69,6 +97,8 @@ struct Port {
     drained: RefCell<Vec<Resolver<()>>>,
     /// A Unix socket's path, removed when the port stops.
     unix_path: Option<PathBuf>,
+    /// A Unix socket's lock file, removed after the path.
+    lock: RefCell<Option<SocketLock>>,
 }
 
 enum Listener {
@@ -101,6 +131,17 @@ pub fn listen_tcp(
     backlog: u32,
     interface: &str,
 ) -> Result<ListeningPort, ListenError> {
+    listen_tcp_shared(reactor, port, Rc::new(factory), backlog, interface)
+}
+
+/// [`listen_tcp`] for a factory already shared (what `StreamNetwork` passes).
+pub(crate) fn listen_tcp_shared(
+    reactor: &Reactor,
+    port: u16,
+    factory: Rc<dyn ProtocolFactory>,
+    backlog: u32,
+    interface: &str,
+) -> Result<ListeningPort, ListenError> {
     let ip = parse_interface(interface)?;
     let requested = SocketAddr::new(ip, port);
     let fail = |source| ListenError::Io {
@@ -130,7 +171,8 @@ pub fn listen_tcp(
 
 /// Listens on the Unix socket `path` (which must not exist yet) and, when `mode` is
 /// given, sets its permission bits (Twisted's `listenUNIX(..., mode=)`). The path is
-/// removed when the port stops listening.
+/// removed when the port stops listening. [`listen_unix_with`] takes a backlog and a
+/// lock file too.
 ///
 /// # Errors
 /// [`ListenError`]: `listen unix /run/app.sock: address in use`, ...
@@ -140,53 +182,176 @@ pub fn listen_unix(
     factory: impl ProtocolFactory,
     mode: Option<u32>,
 ) -> Result<ListeningPort, ListenError> {
-    let path = path.as_ref().to_path_buf();
+    let options = UnixListenOptions::default();
+    let options = match mode {
+        Some(mode) => options.mode(mode),
+        None => options,
+    };
+    listen_unix_with(reactor, path, factory, options)
+}
+
+/// Listens on the Unix socket `path` with `options`: its mode, backlog, and a lock
+/// file (Twisted's `wantPID`):
+///
+/// ```no_run
+/// use torsion::{net::{factory_fn, listen_unix_with, Protocol, UnixListenOptions}, Reactor};
+/// # struct Echo;
+/// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
+/// let reactor = Reactor::new().unwrap();
+/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+/// let options = UnixListenOptions::default().mode(0o660).lockfile(true);
+/// // A crashed run's socket is replaced; a running server's is refused:
+/// // "listen unix /tmp/echo.sock: in use by pid 4242 (lock file /tmp/echo.sock.lock)".
+/// let port = listen_unix_with(&reactor, "/tmp/echo.sock", factory, options).unwrap();
+/// ```
+///
+/// With `lockfile`, `PATH.lock` holds our pid, and an exclusive `flock` on it, for as
+/// long as the port listens; `stop_listening` removes the socket, then the lock. On start,
+/// a lock held by a live process refuses with [`ListenError::Locked`]. Otherwise an
+/// existing socket file at `path` is removed when nothing accepts on it (a connect is
+/// refused): a crashed server's socket is replaced, a live server's (one that keeps no
+/// lock file) is left, and binding fails with `address in use`. Why a flock and not
+/// the pid alone: a crashed holder's pid may be reused by now; a flock dies with its
+/// holder.
+///
+/// # Errors
+/// [`ListenError`]: `listen unix /run/app.sock: address in use`, [`ListenError::Locked`]
+/// naming the pid that holds the lock.
+pub fn listen_unix_with(
+    reactor: &Reactor,
+    path: impl AsRef<Path>,
+    factory: impl ProtocolFactory,
+    options: UnixListenOptions,
+) -> Result<ListeningPort, ListenError> {
+    listen_unix_shared(reactor, path.as_ref(), Rc::new(factory), options)
+}
+
+/// [`listen_unix_with`] for a factory already shared.
+pub(crate) fn listen_unix_shared(
+    reactor: &Reactor,
+    path: &Path,
+    factory: Rc<dyn ProtocolFactory>,
+    options: UnixListenOptions,
+) -> Result<ListeningPort, ListenError> {
+    let path = path.to_path_buf();
+    let lock = match options.lockfile {
+        true => {
+            let lock = SocketLock::acquire(&path)?;
+            remove_stale_socket(&path);
+            Some(lock)
+        }
+        false => None,
+    };
     let fail = |source| ListenError::Io {
         address: Address::Unix(Some(path.clone())),
         source,
     };
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
-    socket
-        .bind(&SockAddr::unix(&path).map_err(fail)?)
-        .map_err(fail)?;
-    let setup = || -> io::Result<()> {
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+    let bound = || -> Result<Socket, ListenError> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
+        socket
+            .bind(&SockAddr::unix(&path).map_err(fail)?)
+            .map_err(fail)?;
+        let setup = || -> io::Result<()> {
+            if let Some(mode) = options.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            }
+            socket.listen(backlog_int(options.backlog))?;
+            socket.set_nonblocking(true)
+        };
+        if let Err(e) = setup() {
+            let _ = std::fs::remove_file(&path);
+            return Err(fail(e));
         }
-        socket.listen(backlog_int(DEFAULT_BACKLOG))?;
-        socket.set_nonblocking(true)
+        Ok(socket)
     };
-    if let Err(e) = setup() {
-        let _ = std::fs::remove_file(&path);
-        return Err(fail(e));
-    }
+    let socket = match bound() {
+        Ok(socket) => socket,
+        Err(e) => {
+            if let Some(lock) = lock {
+                lock.release();
+            }
+            return Err(e);
+        }
+    };
     let listener = mio::net::UnixListener::from_std(socket.into());
     let address = Address::Unix(Some(path.clone()));
-    Port::start(
+    let port = Port::start(
         reactor,
         address,
         Listener::Unix(listener),
         factory,
         Some(path),
-    )
+    )?;
+    if let Repr::Socket(port) = &port.repr {
+        *port.lock.borrow_mut() = lock;
+    }
+    Ok(port)
+}
+
+impl UnixListenOptions {
+    /// Sets the socket file's permission bits.
+    pub fn mode(mut self, mode: u32) -> UnixListenOptions {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Sets the listen backlog.
+    pub fn backlog(mut self, backlog: u32) -> UnixListenOptions {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Keeps a lock file while listening; see [`listen_unix_with`].
+    pub fn lockfile(mut self, lockfile: bool) -> UnixListenOptions {
+        self.lockfile = lockfile;
+        self
+    }
+}
+
+impl Default for UnixListenOptions {
+    /// No mode change, [`DEFAULT_BACKLOG`], no lock file.
+    fn default() -> UnixListenOptions {
+        UnixListenOptions {
+            mode: None,
+            backlog: DEFAULT_BACKLOG,
+            lockfile: false,
+        }
+    }
 }
 
 impl ListeningPort {
+    /// A port without a socket, for the memory reactor: it listens until stopped.
+    pub(crate) fn in_memory(address: Address) -> ListeningPort {
+        ListeningPort {
+            repr: Repr::Memory(Rc::new((address, Cell::new(true)))),
+        }
+    }
+
     /// The TCP port listened on (the real one when 0 was asked for); 0 for Unix sockets.
     pub fn port(&self) -> u16 {
-        self.port.address.port().unwrap_or(0)
+        self.address().port().unwrap_or(0)
     }
 
     /// The address listened on (Twisted's `getHost()`).
     pub fn address(&self) -> Address {
-        self.port.address.clone()
+        match &self.repr {
+            Repr::Socket(port) => port.address.clone(),
+            Repr::Memory(memory) => memory.0.clone(),
+        }
     }
 
     /// Stops accepting; connections already made go on (as in Twisted). The Deferred has
-    /// fired when this returns: the socket is closed and the factory stopped.
+    /// fired when this returns: the socket is closed (a Unix socket's path and lock file
+    /// removed) and the factory stopped.
     pub fn stop_listening(&self) -> Deferred<()> {
-        let port = &self.port;
+        let port = match &self.repr {
+            Repr::Socket(port) => port,
+            Repr::Memory(memory) => {
+                memory.1.set(false);
+                return succeed(());
+            }
+        };
         if let Some(token) = port.token.take() {
             let _ = port.reactor.deregister_fd(token);
         }
@@ -200,6 +365,9 @@ impl ListeningPort {
             if let Some(path) = &port.unix_path {
                 let _ = std::fs::remove_file(path);
             }
+            if let Some(lock) = port.lock.borrow_mut().take() {
+                lock.release();
+            }
             port.factory.stop_factory();
         }
         succeed(())
@@ -207,12 +375,18 @@ impl ListeningPort {
 
     /// Whether the port still accepts connections.
     pub fn is_listening(&self) -> bool {
-        self.port.listener.borrow().is_some()
+        match &self.repr {
+            Repr::Socket(port) => port.listener.borrow().is_some(),
+            Repr::Memory(memory) => memory.1.get(),
+        }
     }
 
     /// How many connections accepted by this port are open.
     pub fn connection_count(&self) -> usize {
-        self.port.connections.borrow().len()
+        match &self.repr {
+            Repr::Socket(port) => port.connections.borrow().len(),
+            Repr::Memory(_) => 0,
+        }
     }
 
     /// Asks every open connection of this port to close after writing what it buffered
@@ -220,8 +394,10 @@ impl ListeningPort {
     /// `stop_listening`, this is a graceful shutdown:
     /// return it from a `Before Shutdown` trigger.
     pub fn lose_connections(&self) -> Deferred<()> {
-        let conns: Vec<Rc<Conn>> = self
-            .port
+        let Repr::Socket(port) = &self.repr else {
+            return succeed(());
+        };
+        let conns: Vec<Rc<Conn>> = port
             .connections
             .borrow()
             .iter()
@@ -231,7 +407,7 @@ impl ListeningPort {
             return succeed(());
         }
         let (d, resolver) = Deferred::new();
-        self.port.drained.borrow_mut().push(resolver);
+        port.drained.borrow_mut().push(resolver);
         for conn in conns {
             conn.lose_connection();
         }
@@ -242,7 +418,7 @@ impl ListeningPort {
 impl fmt::Debug for ListeningPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ListeningPort")
-            .field("address", &self.port.address)
+            .field("address", &self.address())
             .field("listening", &self.is_listening())
             .field("connections", &self.connection_count())
             .finish()
@@ -264,13 +440,13 @@ impl Port {
         reactor: &Reactor,
         address: Address,
         listener: Listener,
-        factory: impl ProtocolFactory,
+        factory: Rc<dyn ProtocolFactory>,
         unix_path: Option<PathBuf>,
     ) -> Result<ListeningPort, ListenError> {
         let port = Rc::new(Port {
             reactor: reactor.clone(),
             address,
-            factory: Rc::new(factory),
+            factory,
             listener: RefCell::new(Some(listener)),
             token: Cell::new(None),
             reserve: RefCell::new(File::open("/dev/null").ok()),
@@ -279,6 +455,7 @@ impl Port {
             connections: RefCell::new(Slab::new()),
             drained: RefCell::new(Vec::new()),
             unix_path,
+            lock: RefCell::new(None),
         });
         let token = {
             let listener = port.listener.borrow();
@@ -296,7 +473,9 @@ impl Port {
         })?;
         port.token.set(Some(token));
         port.factory.start_factory();
-        Ok(ListeningPort { port })
+        Ok(ListeningPort {
+            repr: Repr::Socket(port),
+        })
     }
 
     /// Accepts up to [`ACCEPT_LIMIT`] waiting connections.
