@@ -13,7 +13,8 @@ use socket2::Socket;
 use super::{ActivationError, Domain, EndpointError, ListenFds, ServerEndpoint};
 use crate::defer::{fail, succeed, Deferred};
 use crate::net::{
-    adopt_stream_port, listen_tcp, listen_unix, ListenError, ListeningPort, ProtocolFactory,
+    adopt_stream_port, listen_tcp, listen_unix_with, ListenError, ListeningPort, ProtocolFactory,
+    UnixListenOptions,
 };
 use crate::sys::unix::{dup_inherited, process_exists};
 use crate::Reactor;
@@ -103,15 +104,15 @@ impl StreamServer {
             ServerEndpoint::Unix {
                 path,
                 mode,
+                backlog,
                 lockfile,
-                ..
             } => {
-                // FIXME(issue 6): listen_unix takes no backlog yet; it uses net's default.
                 let lock = match lockfile {
                     true => Some(UnixLock::acquire(path)?),
                     false => None,
                 };
-                let port = listen_unix(&self.reactor, path, factory, Some(*mode))?;
+                let options = UnixListenOptions::default().mode(*mode).backlog(*backlog);
+                let port = listen_unix_with(&self.reactor, path, factory, options)?;
                 if let Some(lock) = lock {
                     port.on_stop(move || drop(lock));
                 }
