@@ -34,3 +34,4 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod server;
