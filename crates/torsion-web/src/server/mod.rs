@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::rc::Rc;
-//! use torsion::{net::{Address, ProtocolFactory}, testing::{Clock, StringTransport}};
+//! use torsion::{net::{ProtocolFactory, Transport}, testing::{Clock, StringTransport}};
 //! use torsion_web::server::{FnResource, Render, Request, Site, Tree};
 //!
 //! let root = Tree::new();
