@@ -1,6 +1,23 @@
-//! torsion-web: HTTP/1.1 for torsion (Twisted's `twisted.web`, and later a treq-like client).
+//! torsion-web: HTTP/1.1 for torsion (Twisted's `twisted.web`, and a treq-like client).
 //!
-//! So far this crate holds the sans-IO message layer, [`http`]: strict head parsers built
+//! [`server`] serves a tree of resources (Twisted's `Site` and `Resource`); its docs
+//! open with a server answering a request on an in-memory transport, and
+//! `examples/hello_server.rs` is the same on a real port:
+//!
+//! ```
+//! use std::rc::Rc;
+//! use torsion::testing::Clock;
+//! use torsion_web::server::{FnResource, Render, Request, Site, Tree};
+//! let root = Tree::new();
+//! root.put_child("hello", Rc::new(FnResource::new(|request: &Request| {
+//!     request.set_header("Content-Type", "text/plain");
+//!     Render::from("Hello, world!")
+//! })));
+//! let site = Site::new(root, Clock::new()); // give it to listen_tcp with the reactor
+//! assert_eq!(site.config().head_timeout, Some(std::time::Duration::from_secs(30)));
+//! ```
+//!
+//! Under it lies the sans-IO message layer, [`http`]: strict head parsers built
 //! on `httparse`, body decoders for every framing, and writers that refuse to send an
 //! invalid head. A request head parsed and a response written, with no socket in sight:
 //!
@@ -29,8 +46,8 @@
 //! );
 //! ```
 //!
-//! The server (`Site`, `Resource`) and the client (`Agent`) wrap these cores in torsion
-//! protocols once the TCP transports land; see [`http`] for the pieces and their rules.
+//! The server wraps these cores in a torsion protocol; see [`http`] for the pieces and
+//! their rules.
 #![forbid(unsafe_code)]
 
 pub mod http;

@@ -52,11 +52,11 @@
 
 pub mod access_log;
 mod channel;
-mod file;
+pub mod file;
 pub mod html;
 pub mod path;
-mod request;
-mod resource;
+pub mod request;
+pub mod resource;
 
 use std::fmt;
 use std::rc::Rc;

@@ -672,6 +672,11 @@ impl Request {
     }
 
     fn log_access(&self) {
+        // Formatting the client's address costs more than the rest of a small response:
+        // only do it when a subscriber records the line.
+        if !tracing::enabled!(target: "torsion_web::access", tracing::Level::INFO) {
+            return;
+        }
         let head = &self.inner.head;
         let response = self.inner.response.borrow();
         let client = match &self.inner.client {
