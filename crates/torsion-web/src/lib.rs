@@ -1,5 +1,7 @@
 //! torsion-web: HTTP/1.1 for torsion (Twisted's `twisted.web`, and a treq-like client).
 //!
+//! - [`server`]: a tree of resources served over torsion's TCP or Unix transports
+//!   (Twisted's `Site` and `Resource`), static files, access logs;
 //! - [`client`]: `Agent` with a connection pool, `RedirectAgent`, `ContentDecoder` (gzip),
 //!   and treq's `get`/`post`/`put`/`delete` returning Deferreds;
 //! - [`http`]: the sans-IO message layer under both sides: strict head parsers built on
@@ -18,7 +20,24 @@
 //! });
 //! ```
 //!
-//! A request head parsed and a response written, with no socket in sight:
+//! Serving: a site whose `/hello` answers `Hello, world!` (give the site to `listen_tcp`
+//! with the reactor; `examples/hello_server.rs` does):
+//!
+//! ```
+//! use std::rc::Rc;
+//! use torsion::testing::Clock;
+//! use torsion_web::server::{FnResource, Render, Request, Site, Tree};
+//! let root = Tree::new();
+//! root.put_child("hello", Rc::new(FnResource::new(|request: &Request| {
+//!     request.set_header("Content-Type", "text/plain");
+//!     Render::from("Hello, world!")
+//! })));
+//! let site = Site::new(root, Clock::new());
+//! assert_eq!(site.config().head_timeout, Some(std::time::Duration::from_secs(30)));
+//! ```
+//!
+//! Under both lies the sans-IO message layer, [`http`]. A request head parsed and a
+//! response written, with no socket in sight:
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -45,9 +64,10 @@
 //! );
 //! ```
 //!
-//! The client ([`client::Agent`]) and the server wrap these cores in torsion protocols;
-//! see [`http`] for the pieces and their rules.
+//! The client ([`client::Agent`]) and the server ([`server::Site`]) wrap these cores in
+//! torsion protocols; see [`http`] for the pieces and their rules.
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod http;
+pub mod server;
