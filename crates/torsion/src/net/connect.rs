@@ -120,8 +120,9 @@ struct Trying {
 /// `bind_address` picks our end.
 ///
 /// `host` may be an IP address (no lookup) or a name, resolved on the reactor's thread
-/// pool and tried address by address (see the [module docs](self)); the timeout then
-/// covers the lookup and every attempt.
+/// pool and tried address by address in the resolver's order (when all fail,
+/// [`ConnectError::AllFailed`] names each address and why); the timeout then covers the
+/// lookup and every attempt ([`ConnectError::HostTimedOut`]).
 ///
 /// Failures always reach `client_connection_failed` from the loop, never from inside
 /// this call.

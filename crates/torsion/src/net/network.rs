@@ -42,8 +42,7 @@ use crate::reactor::Reactor;
 
 /// Listening and connecting over stream sockets (Twisted's `IReactorTCP` and
 /// `IReactorUNIX`): implemented by [`Reactor`] with sockets, and by
-/// [`MemoryReactor`](crate::testing::MemoryReactor) with records. See the
-/// [module docs](self).
+/// [`MemoryReactor`](crate::testing::MemoryReactor) with records.
 pub trait StreamNetwork {
     /// Listens on `interface:port` (see [`listen_tcp`](super::listen_tcp)).
     ///

@@ -58,7 +58,7 @@
 //! - A listen returns a [`ListeningPort`] without a socket: it reports the address asked
 //!   for (port 0 stays 0), has no connections, and stops listening on
 //!   `stop_listening`. To play an incoming connection, call the recorded factory's
-//!   `build_protocol` and connect the protocol to a [`StringTransport`] or a
+//!   `build_protocol` and connect the protocol to a [`StringTransport`](super::StringTransport) or a
 //!   [`LoopbackPump`](super::LoopbackPump).
 //! - A connect returns a [`Connector`] without a socket, and the factory hears
 //!   `started_connecting` at once (as in Twisted). The connector stays connecting until
