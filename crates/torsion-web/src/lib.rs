@@ -1,8 +1,43 @@
-//! torsion-web: HTTP/1.1 for torsion (Twisted's `twisted.web`, and later a treq-like client).
+//! torsion-web: HTTP/1.1 for torsion (Twisted's `twisted.web`, and a treq-like client).
 //!
-//! So far this crate holds the sans-IO message layer, [`http`]: strict head parsers built
-//! on `httparse`, body decoders for every framing, and writers that refuse to send an
-//! invalid head. A request head parsed and a response written, with no socket in sight:
+//! - [`server`]: a tree of resources served over torsion's TCP or Unix transports
+//!   (Twisted's `Site` and `Resource`), static files, access logs;
+//! - [`client`]: `Agent` with a connection pool, `RedirectAgent`, `ContentDecoder` (gzip),
+//!   and treq's `get`/`post`/`put`/`delete` returning Deferreds;
+//! - [`http`]: the sans-IO message layer under both sides: strict head parsers built on
+//!   `httparse`, body decoders for every framing, and writers that refuse to send an
+//!   invalid head.
+//!
+//! Fetching a URL (treq's `get`), with the body read whole:
+//!
+//! ```no_run
+//! use torsion::{task::react, Failure};
+//! use torsion_web::client::{get, Response};
+//! react(|reactor| {
+//!     get(reactor, "http://127.0.0.1:8080/")
+//!         .add_callback(|response: Response| response.text())
+//!         .add_callback(|text: String| Ok::<_, Failure>(println!("{text}")))
+//! });
+//! ```
+//!
+//! Serving: a site whose `/hello` answers `Hello, world!` (give the site to `listen_tcp`
+//! with the reactor; `examples/hello_server.rs` does):
+//!
+//! ```
+//! use std::rc::Rc;
+//! use torsion::testing::Clock;
+//! use torsion_web::server::{FnResource, Render, Request, Site, Tree};
+//! let root = Tree::new();
+//! root.put_child("hello", Rc::new(FnResource::new(|request: &Request| {
+//!     request.set_header("Content-Type", "text/plain");
+//!     Render::from("Hello, world!")
+//! })));
+//! let site = Site::new(root, Clock::new());
+//! assert_eq!(site.config().head_timeout, Some(std::time::Duration::from_secs(30)));
+//! ```
+//!
+//! Under both lies the sans-IO message layer, [`http`]. A request head parsed and a
+//! response written, with no socket in sight:
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -29,8 +64,10 @@
 //! );
 //! ```
 //!
-//! The server (`Site`, `Resource`) and the client (`Agent`) wrap these cores in torsion
-//! protocols once the TCP transports land; see [`http`] for the pieces and their rules.
+//! The client ([`client::Agent`]) and the server ([`server::Site`]) wrap these cores in
+//! torsion protocols; see [`http`] for the pieces and their rules.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod http;
+pub mod server;

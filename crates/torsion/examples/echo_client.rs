@@ -6,23 +6,20 @@
 //! printf 'one\ntwo\n' | cargo run --example echo_client -- --connect tcp:127.0.0.1:8000
 //! ```
 //!
-//! `--connect` takes `tcp:HOST:PORT` (or `tcp:host=HOST:port=PORT[:timeout=S]`) or
-//! `unix:PATH`. Standard input is read on a thread of its own (a blocking read must not
+//! `--connect` takes any client endpoint string (`client_from_string`): `tcp:HOST:PORT`,
+//! `tcp:host=HOST:port=PORT[:timeout=S][:bindAddress=IP]`, `unix:PATH`; a host name is
+//! resolved on the thread pool and every address is tried (happy eyeballs). Standard input is read on a thread of its own (a blocking read must not
 //! hold the reactor); each line reaches the reactor through `call_from_thread`.
 
 use std::{
     cell::RefCell,
     io::{BufRead, Write},
-    net::SocketAddr,
     process::ExitCode,
 };
 
 use torsion::{
-    endpoints::ClientEndpoint,
-    net::{
-        connect_tcp, connect_unix, Address, ClientFactory, CloseReason, Connector, Protocol,
-        ProtocolFactory,
-    },
+    endpoints::client_from_string,
+    net::{Address, CloseReason, Protocol, ProtocolFactory},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
     Failure, Reactor,
 };
@@ -86,6 +83,17 @@ impl LineReceiver for Printer {
         });
     }
 
+    fn connection_lost(&mut self, reason: CloseReason) {
+        if let CloseReason::Lost(failure) = reason {
+            SESSION.with(|s| s.borrow_mut().failed = Some(failure.to_string()));
+        }
+        REACTOR.with(|r| {
+            if let Some(reactor) = &*r.borrow() {
+                reactor.stop();
+            }
+        });
+    }
+
     fn line_received(&mut self, _: &Lines, line: &[u8]) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(line);
@@ -99,10 +107,8 @@ impl LineReceiver for Printer {
     }
 }
 
-/// Builds the one protocol and stops the reactor when the connection ends or fails.
-struct Client {
-    reactor: Reactor,
-}
+/// Builds the one protocol.
+struct Client;
 
 impl ProtocolFactory for Client {
     fn build_protocol(&self, _: &Address) -> Option<Box<dyn Protocol>> {
@@ -111,18 +117,9 @@ impl ProtocolFactory for Client {
     }
 }
 
-impl ClientFactory for Client {
-    fn client_connection_failed(&self, _: &Connector, reason: Failure) {
-        SESSION.with(|s| s.borrow_mut().failed = Some(reason.to_string()));
-        self.reactor.stop();
-    }
-
-    fn client_connection_lost(&self, _: &Connector, reason: &CloseReason) {
-        if let CloseReason::Lost(failure) = reason {
-            SESSION.with(|s| s.borrow_mut().failed = Some(failure.to_string()));
-        }
-        self.reactor.stop();
-    }
+thread_local! {
+    /// The reactor, stopped when the connection ends.
+    static REACTOR: RefCell<Option<Reactor>> = const { RefCell::new(None) };
 }
 
 fn main() -> ExitCode {
@@ -133,35 +130,20 @@ fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--connect"]).map_err(Failed::Usage)?;
     let endpoint = net::last(&options, "--connect")
         .ok_or_else(|| Failed::Usage("--connect is required".to_owned()))?;
-    let endpoint: ClientEndpoint = endpoint
-        .parse()
-        .map_err(|e| Failed::Usage(format!("{e}")))?;
     let reactor = net::reactor()?;
-    let factory = Client {
-        reactor: reactor.clone(),
-    };
-    match endpoint {
-        ClientEndpoint::Tcp {
-            host,
-            port,
-            timeout,
-            bind_address,
-        } => {
-            let bind = match bind_address {
-                Some(ip) => Some(SocketAddr::new(
-                    ip.parse()
-                        .map_err(|_| Failed::Usage(format!("bindAddress {ip:?}")))?,
-                    0,
-                )),
-                None => None,
-            };
-            connect_tcp(&reactor, &host, port, factory, Some(timeout), bind);
+    let endpoint =
+        client_from_string(&reactor, endpoint).map_err(|e| Failed::Usage(e.to_string()))?;
+    REACTOR.with(|r| *r.borrow_mut() = Some(reactor.clone()));
+    let _ = endpoint.connect(Client).add_both({
+        let reactor = reactor.clone();
+        move |result| {
+            if let Err(failure) = result {
+                SESSION.with(|s| s.borrow_mut().failed = Some(failure.to_string()));
+                reactor.stop();
+            }
+            Ok::<(), Failure>(())
         }
-        ClientEndpoint::Unix { path, timeout, .. } => {
-            connect_unix(&reactor, path, factory, Some(timeout));
-        }
-        other => return Err(Failed::Usage(format!("{other}: not supported"))),
-    }
+    });
     read_stdin_on_a_thread(&reactor);
     reactor.run();
     let failed = SESSION.with(|s| s.borrow_mut().failed.take());

@@ -5,7 +5,8 @@
 //! printf 'hello\n' | nc -N 127.0.0.1 8000
 //! ```
 //!
-//! `--listen` takes `tcp:PORT[:interface=ADDR]` or `unix:PATH` (default `tcp:8000`).
+//! `--listen` takes any server endpoint string (`tcp:PORT[:interface=ADDR]`, `tcp6:PORT`,
+//! `unix:PATH`, `systemd:domain=INET:index=0`; default `tcp:8000`).
 
 use std::process::ExitCode;
 

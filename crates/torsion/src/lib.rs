@@ -56,3 +56,20 @@ pub use time::DelayedCall;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guide's Rust examples (docs/), compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+pub mod guide {
+    /// docs/1-from-synchronous-to-reactor.md
+    #[doc = include_str!("../../../docs/1-from-synchronous-to-reactor.md")]
+    pub struct FromSynchronousToReactor;
+    /// docs/2-deferreds.md
+    #[doc = include_str!("../../../docs/2-deferreds.md")]
+    pub struct Deferreds;
+    /// docs/3-protocols.md
+    #[doc = include_str!("../../../docs/3-protocols.md")]
+    pub struct Protocols;
+    /// docs/4-async-await.md
+    #[doc = include_str!("../../../docs/4-async-await.md")]
+    pub struct AsyncAwait;
+}

@@ -12,8 +12,8 @@ use std::{
 
 use torsion::{
     net::{
-        connect_unix, factory_fn, listen_unix, Address, ClientFactory, Connector, Protocol,
-        ProtocolFactory,
+        connect_unix, factory_fn, listen_unix, listen_unix_with, Address, ClientFactory, Connector,
+        Protocol, ProtocolFactory, UnixListenOptions,
     },
     Failure, Reactor,
 };
@@ -24,6 +24,7 @@ each_backend!(
     echo_round_trip_over_a_unix_socket,
     listen_unix_errors_name_the_path,
     connect_unix_to_a_missing_path_fails_naming_it,
+    listen_unix_with_sets_the_mode_and_removes_the_path_on_stop,
 );
 
 /// A fresh socket path for this test process.
@@ -102,6 +103,21 @@ fn connect_unix_to_a_missing_path_fails_naming_it(reactor: Reactor) {
     assert_eq!(
         failures.borrow()[0].error_message(),
         format!("connect unix {}: no such file or directory", path.display())
+    );
+    assert_eq!(reactor.registered_fds(), 0);
+}
+
+fn listen_unix_with_sets_the_mode_and_removes_the_path_on_stop(reactor: Reactor) {
+    let path = socket_path("mode");
+    let options = UnixListenOptions::default().mode(0o600).backlog(8);
+    let factory = factory_fn(|_| None::<Box<dyn Protocol>>);
+    let port = listen_unix_with(&reactor, &path, factory, options).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(port.stop_listening().called());
+    assert!(
+        !path.exists(),
+        "the socket file is removed when the port stops"
     );
     assert_eq!(reactor.registered_fds(), 0);
 }

@@ -21,7 +21,7 @@
 //!
 //! Both read through `AsyncRead::poll_read`, so both get tokio's "a short read drained the
 //! socket" shortcut on epoll. `read` and `write_all` are written here with `poll_fn`, which
-//! is all `AsyncReadExt`/`AsyncWriteExt` do: tokio's `io-util` feature would pull `bytes`.
+//! is all `AsyncReadExt`/`AsyncWriteExt` do, so the bench crate needs no `io-util`.
 
 use std::{
     cell::RefCell,

@@ -66,6 +66,41 @@ impl Default for DateCache {
     }
 }
 
+/// `time` as an IMF-fixdate, without a cache (for `Last-Modified`).
+pub fn format_http_date(time: SystemTime) -> [u8; DATE_LEN] {
+    DateCache::new().get(time).to_owned()
+}
+
+/// Reads an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form a sender may
+/// generate (RFC 9110 §5.6.7). The obsolete RFC 850 and asctime forms give `None`, as
+/// does anything malformed: a conditional request with such a date is then answered as
+/// an unconditional one, which is always safe.
+pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
+    let value: &[u8; DATE_LEN] = value.try_into().ok()?;
+    if &value[3..5] != b", " || value[7] != b' ' || value[11] != b' ' || value[16] != b' ' {
+        return None;
+    }
+    if value[19] != b':' || value[22] != b':' || &value[25..] != b" GMT" {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+        let digits = value.get(range)?;
+        digits.iter().try_fold(0u64, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+        })
+    };
+    let day = number(5..7)?;
+    let month = MONTHS.iter().position(|m| m[..] == value[8..11])? as u64 + 1;
+    let year = number(12..16)?;
+    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
+    if year < 1970 || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 /// `seconds` since the epoch (at most [`MAX_SECONDS`]) as an IMF-fixdate.
 fn format_imf_fixdate(seconds: u64) -> [u8; DATE_LEN] {
     let days = seconds / 86_400;
@@ -92,7 +127,7 @@ fn put_two(slot: &mut [u8], n: u64) {
 
 /// (year, month 1-12, day 1-31) of the day `days` after 1970-01-01, in the proleptic
 /// Gregorian calendar (Howard Hinnant's `civil_from_days`, for days after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468; // days since 0000-03-01
     let era = z / 146_097;
     let day_of_era = z - era * 146_097;
@@ -108,6 +143,18 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
+}
+
+/// Days from 1970-01-01 to (year >= 1970, month 1-12, day 1-31): the inverse of
+/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
+pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let year_of_era = year - era * 400;
+    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).saturating_sub(719_468)
 }
 
 #[cfg(test)]
@@ -183,5 +230,33 @@ mod tests {
         assert_eq!(*dates.get(at(100) + Duration::from_millis(990)), first);
         assert_ne!(*dates.get(at(101)), first);
         assert_eq!(dates.second, Some(101));
+    }
+
+    #[test]
+    fn http_dates_parse_back_and_bad_ones_are_refused() {
+        for seconds in [0, 784_111_777, 951_782_400, 1_709_251_199, 4_102_444_800] {
+            assert_eq!(
+                parse_http_date(&format_http_date(at(seconds))),
+                Some(at(seconds))
+            );
+        }
+        let bad: &[&[u8]] = &[
+            b"",
+            b"Sunday, 06-Nov-94 08:49:37 GMT",
+            b"Sun Nov  6 08:49:37 1994",
+            b"Sun, 06 Nov 1994 08:49:37 UTC",
+            b"Sun, 06 Nov 1994 24:49:37 GMT",
+            b"Sun, 06 Nob 1994 08:49:37 GMT",
+            b"Sun, 0x Nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1969 08:49:37 GMT",
+        ];
+        for value in bad {
+            assert_eq!(
+                parse_http_date(value),
+                None,
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 }

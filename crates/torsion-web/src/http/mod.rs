@@ -45,7 +45,7 @@ pub use chunked::{
     chunk_header, encode_chunk, encode_last_chunk, ChunkHeader, ChunkedDecoder, ChunkedError,
     ChunkedLimits, CHUNK_END,
 };
-pub use date::DateCache;
+pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
 pub use headers::Headers;
 pub use request::{RequestBody, RequestHeadWriter};

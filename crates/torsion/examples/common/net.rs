@@ -7,8 +7,8 @@
 use std::{io::Write, process::ExitCode};
 
 use torsion::{
-    endpoints::ServerEndpoint,
-    net::{listen_tcp, listen_unix, ListeningPort, ProtocolFactory},
+    endpoints::server_from_string,
+    net::{ListeningPort, ProtocolFactory},
     reactor::{Phase, SystemEvent},
     Reactor,
 };
@@ -46,25 +46,20 @@ pub fn last<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-/// Listens where `endpoint` says (`tcp:PORT[:interface=ADDR]`, `unix:PATH`).
+/// Listens where the endpoint string says, through `server_from_string`: every form
+/// (`tcp:PORT[:interface=ADDR][:backlog=N]`, `tcp6:...`, `unix:PATH[:mode=][:lockfile=]`,
+/// `systemd:domain=INET:index=0`).
 pub fn listen(
     reactor: &Reactor,
     endpoint: &str,
     factory: impl ProtocolFactory,
 ) -> Result<ListeningPort, String> {
-    let parsed: ServerEndpoint = endpoint.parse().map_err(|e| format!("{e}"))?;
-    match parsed {
-        ServerEndpoint::Tcp {
-            port,
-            interface,
-            backlog,
-        } => listen_tcp(reactor, port, factory, backlog, &interface.to_string())
-            .map_err(|e| e.to_string()),
-        // The lockfile option is not implemented: the path must not exist.
-        ServerEndpoint::Unix { path, mode, .. } => {
-            listen_unix(reactor, path, factory, Some(mode)).map_err(|e| e.to_string())
-        }
-        other => Err(format!("{other}: not supported by this example")),
+    let server = server_from_string(reactor, endpoint).map_err(|e| e.to_string())?;
+    // A string endpoint listens at once: the Deferred has fired.
+    match server.listen(factory).try_result() {
+        Ok(Ok(port)) => Ok(port),
+        Ok(Err(failure)) => Err(failure.to_string()),
+        Err(_) => Err(format!("{endpoint}: did not listen at once")),
     }
 }
 

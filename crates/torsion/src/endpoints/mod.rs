@@ -1,6 +1,6 @@
 //! Endpoint strings: where a server listens and where a client connects, written as one
 //! string (Twisted's `serverFromString` / `clientFromString` mini-language), parsed into
-//! typed descriptions without any I/O.
+//! typed descriptions without any I/O, then listened on or connected to.
 //!
 //! ```
 //! use torsion::endpoints::{ClientEndpoint, ServerEndpoint};
@@ -40,26 +40,75 @@
 //! bytes. Every string `Display` writes is one Twisted reads to the same endpoint. A client timeout may have decimals
 //! (`timeout=2.5`); Twisted only reads whole seconds.
 //!
-//! [`Backoff`] is the retry policy clients that reconnect through an endpoint use
-//! (Twisted's `ReconnectingClientFactory` delays), kept here, below the net layer, as a
-//! plain struct.
+//! # Listening and connecting
+//!
+//! ```no_run
+//! use torsion::{endpoints::{client_from_string, server_from_string}, protocols::wire::Echo, Reactor};
+//! let reactor = Reactor::new().unwrap();
+//! let port = server_from_string(&reactor, "unix:/run/echo.sock:mode=660")?
+//!     .listen(Echo::factory()); // Deferred<ListeningPort>, fired at once
+//! let connected = client_from_string(&reactor, "tcp:example.com:7")?
+//!     .connect(Echo::factory()); // Deferred<Rc<dyn Transport>>
+//! # Ok::<(), torsion::endpoints::EndpointError>(())
+//! ```
+//!
+//! [`server_from_string`] gives a [`StreamServer`] whose `listen` fires with the
+//! [`ListeningPort`](crate::net::ListeningPort) or a [`ServerError`] that starts with the
+//! endpoint string. `systemd:` adopts a duplicate of the inherited descriptor after
+//! checking that it is a listening stream socket of the family the string names. A Unix
+//! server takes Twisted's `PATH.lock` PID lock (`lockfile=1`, the default): a stale lock
+//! and the socket its dead owner left are replaced, a live one is refused.
+//!
+//! [`client_from_string`] gives a [`StreamClient`] whose `connect` fires with the
+//! connection's [`Transport`](crate::net::Transport) once its protocol's
+//! `connection_made` ran; Twisted fires with the protocol, which in Rust the factory
+//! owns: share state through it, or use [`connect_protocol`] to get your protocol back
+//! as `Rc<RefCell<P>>`. TCP goes through [`HostnameEndpoint`]: names are resolved on the
+//! thread pool, the addresses raced (happy eyeballs, [`DEFAULT_ATTEMPT_DELAY`]), and a
+//! failure ([`ClientError::Connect`]) names the host and every address tried.
+//!
+//! # Staying connected
+//!
+//! [`ClientService`] keeps one connection up through any [`StreamClientEndpoint`], with a
+//! retry policy (`Fn(attempt) -> Duration`, default Twisted's [`backoff_policy`]) timed on
+//! any [`ReactorTime`](crate::time::ReactorTime) clock. [`ReconnectingClientFactory`]
+//! wraps a [`ClientFactory`](crate::net::ClientFactory) for `connect_tcp`/`connect_unix`
+//! and reconnects its connector after the delays [`Backoff`] computes (Twisted's
+//! `ReconnectingClientFactory` arithmetic, step for step).
 
 mod backoff;
+mod client;
 mod error;
+mod eyeballs;
 mod grammar;
 mod parse;
+mod reconnect;
+mod server;
+mod service;
 mod systemd;
 mod values;
+mod wrap;
 
 pub use backoff::{
     Backoff, RandomSource, SplitMix64, DEFAULT_FACTOR, DEFAULT_INITIAL_DELAY, DEFAULT_JITTER,
     DEFAULT_MAX_DELAY,
 };
+pub use client::{
+    client_from_string, connect_protocol, ClientError, HostnameEndpoint, NameResolver,
+    StreamClient, StreamClientEndpoint,
+};
 pub use error::EndpointError;
+pub use eyeballs::{interleave, DEFAULT_ATTEMPT_DELAY};
 pub use parse::{
     ClientEndpoint, Domain, Inherited, ServerEndpoint, TlsDescription, TlsPrefix, DEFAULT_BACKLOG,
     DEFAULT_TIMEOUT, DEFAULT_UNIX_MODE,
 };
+pub use reconnect::ReconnectingClientFactory;
+pub use server::{
+    server_from_string, InheritedProblem, ServerCause, ServerError, StreamServer,
+    StreamServerEndpoint,
+};
+pub use service::{backoff_policy, default_retry_policy, ClientService, RetryPolicy};
 pub use systemd::{ActivationError, ListenFds, LISTEN_FDS_START};
 
 /// The longest endpoint string accepted, in bytes: far more than any real one needs,

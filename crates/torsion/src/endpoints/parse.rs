@@ -143,8 +143,10 @@ pub enum TlsPrefix {
     Tls,
 }
 
-/// Twisted's default listen queue length for TCP and Unix servers.
-pub const DEFAULT_BACKLOG: u32 = 50;
+/// The default listen queue length for TCP and Unix servers: net's, 1024, as tokio's.
+/// Twisted's is 50, which makes a burst of clients (the talks' 500 simultaneous insult
+/// requests) wait a SYN retransmit, a whole second, for every connection past the 50th.
+pub const DEFAULT_BACKLOG: u32 = crate::net::DEFAULT_BACKLOG;
 /// Twisted's default permissions for a Unix server's socket file.
 pub const DEFAULT_UNIX_MODE: u32 = 0o666;
 /// Twisted's default time a client may take to connect.

@@ -59,18 +59,26 @@ fn tls(prefix: TlsPrefix, arguments: &[&str], keywords: &[(&str, &str)]) -> TlsD
 /// (input, parsed value, what `Display` writes for it)
 fn server_cases() -> Vec<(&'static str, ServerEndpoint, &'static str)> {
     vec![
-        ("tcp:8080", tcp(8080, "0.0.0.0", 50), "tcp:8080"),
-        ("tcp:0", tcp(0, "0.0.0.0", 50), "tcp:0"),
-        ("TCP:80", tcp(80, "0.0.0.0", 50), "tcp:80"),
-        ("tcp:port=8080", tcp(8080, "0.0.0.0", 50), "tcp:8080"),
+        (
+            "tcp:8080",
+            tcp(8080, "0.0.0.0", DEFAULT_BACKLOG),
+            "tcp:8080",
+        ),
+        ("tcp:0", tcp(0, "0.0.0.0", DEFAULT_BACKLOG), "tcp:0"),
+        ("TCP:80", tcp(80, "0.0.0.0", DEFAULT_BACKLOG), "tcp:80"),
+        (
+            "tcp:port=8080",
+            tcp(8080, "0.0.0.0", DEFAULT_BACKLOG),
+            "tcp:8080",
+        ),
         (
             "tcp:port=8080:interface=127.0.0.1",
-            tcp(8080, "127.0.0.1", 50),
+            tcp(8080, "127.0.0.1", DEFAULT_BACKLOG),
             "tcp:8080:interface=127.0.0.1",
         ),
         (
             "tcp:interface=127.0.0.1:8080",
-            tcp(8080, "127.0.0.1", 50),
+            tcp(8080, "127.0.0.1", DEFAULT_BACKLOG),
             "tcp:8080:interface=127.0.0.1",
         ),
         (
@@ -83,15 +91,23 @@ fn server_cases() -> Vec<(&'static str, ServerEndpoint, &'static str)> {
             tcp(80, "0.0.0.0", 128),
             "tcp:80:backlog=128",
         ),
-        ("tcp:80:interface=", tcp(80, "0.0.0.0", 50), "tcp:80"),
-        ("tcp:80:", tcp(80, "0.0.0.0", 50), "tcp:80"),
+        (
+            "tcp:80:interface=",
+            tcp(80, "0.0.0.0", DEFAULT_BACKLOG),
+            "tcp:80",
+        ),
+        ("tcp:80:", tcp(80, "0.0.0.0", DEFAULT_BACKLOG), "tcp:80"),
         (
             "tcp:80:interface=\\:\\:1",
-            tcp(80, "::1", 50),
+            tcp(80, "::1", DEFAULT_BACKLOG),
             "tcp6:80:interface=\\:\\:1",
         ),
-        ("tcp:80:interface=\\:\\:", tcp(80, "::", 50), "tcp6:80"),
-        ("tcp6:80", tcp(80, "::", 50), "tcp6:80"),
+        (
+            "tcp:80:interface=\\:\\:",
+            tcp(80, "::", DEFAULT_BACKLOG),
+            "tcp6:80",
+        ),
+        ("tcp6:80", tcp(80, "::", DEFAULT_BACKLOG), "tcp6:80"),
         (
             "tcp6:80:5:\\:\\:1",
             tcp(80, "::1", 5),
@@ -104,12 +120,12 @@ fn server_cases() -> Vec<(&'static str, ServerEndpoint, &'static str)> {
         ),
         (
             "unix:/run/app.sock",
-            unix("/run/app.sock", 0o666, 50, true),
+            unix("/run/app.sock", 0o666, DEFAULT_BACKLOG, true),
             "unix:/run/app.sock",
         ),
         (
             "unix:address=/run/app.sock:mode=660",
-            unix("/run/app.sock", 0o660, 50, true),
+            unix("/run/app.sock", 0o660, DEFAULT_BACKLOG, true),
             "unix:/run/app.sock:mode=660",
         ),
         (
@@ -124,7 +140,7 @@ fn server_cases() -> Vec<(&'static str, ServerEndpoint, &'static str)> {
         ),
         (
             "unix:C\\:\\\\tmp\\\\a\\=b",
-            unix("C:\\tmp\\a=b", 0o666, 50, true),
+            unix("C:\\tmp\\a=b", 0o666, DEFAULT_BACKLOG, true),
             "unix:C\\:\\\\tmp\\\\a\\=b",
         ),
         (

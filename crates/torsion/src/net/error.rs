@@ -3,7 +3,7 @@
 //! `connect tcp 10.0.0.1:80: timed out after 2s`, `read tcp 127.0.0.1:5000: connection
 //! reset by peer`. The system error stays reachable as `source()`.
 
-use std::{error::Error, fmt, io, time::Duration};
+use std::{error::Error, fmt, io, net::SocketAddr, time::Duration};
 
 use super::Address;
 
@@ -22,6 +22,11 @@ pub enum ListenError {
         address: Address,
         /// What the system said.
         source: io::Error,
+    },
+    /// A descriptor handed to `adopt_stream_port` is not a listening stream socket.
+    NotAListener {
+        /// What it is instead (`not a socket`, `not a stream socket`, ...).
+        problem: &'static str,
     },
 }
 
@@ -62,6 +67,29 @@ pub enum ConnectError {
         /// The address being connected to.
         address: Address,
     },
+    /// A host name resolved, and every address it resolved to was tried, in order,
+    /// and failed.
+    AllFailed {
+        /// The host name asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// Each address tried, in order, with what the system said.
+        tried: Vec<(SocketAddr, io::Error)>,
+    },
+    /// The timeout passed while connecting to a host name: while resolving it (`tried`
+    /// is empty) or while trying its addresses (the last in `tried` is the one cut
+    /// short, with an `io::ErrorKind::TimedOut` error).
+    HostTimedOut {
+        /// The host name asked for.
+        host: String,
+        /// The port asked for.
+        port: u16,
+        /// The timeout that passed.
+        after: Duration,
+        /// Each address tried, in order, with why it failed.
+        tried: Vec<(SocketAddr, io::Error)>,
+    },
 }
 
 /// Why a connection that was up went down, when it was not a clean close: the failure
@@ -88,11 +116,6 @@ pub enum ConnectionLost {
         /// The limit (`WriteLimits::max`).
         limit: usize,
     },
-    /// The read side timed out (`protocols::policies::TimeoutProtocol`).
-    IdleTimeout {
-        /// How long the connection was idle.
-        after: Duration,
-    },
 }
 
 impl fmt::Display for ListenError {
@@ -112,6 +135,9 @@ impl fmt::Display for ListenError {
                     Cause(source)
                 )
             }
+            ListenError::NotAListener { problem } => {
+                write!(f, "adopt listening socket: {problem}")
+            }
         }
     }
 }
@@ -120,7 +146,7 @@ impl Error for ListenError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             ListenError::Io { source, .. } => Some(source),
-            ListenError::BadInterface { .. } => None,
+            ListenError::BadInterface { .. } | ListenError::NotAListener { .. } => None,
         }
     }
 }
@@ -150,26 +176,50 @@ impl fmt::Display for ConnectError {
             ConnectError::Stopped { address } => {
                 write!(f, "connect {} {address}: stopped", address.network())
             }
+            ConnectError::AllFailed { host, port, tried } => {
+                write!(f, "connect tcp {host}:{port}: tried ")?;
+                write_tried(f, tried)
+            }
+            ConnectError::HostTimedOut {
+                host,
+                port,
+                after,
+                tried,
+            } => {
+                write!(f, "connect tcp {host}:{port}: timed out after {after:?}")?;
+                if tried.is_empty() {
+                    return f.write_str(" resolving the name");
+                }
+                f.write_str("; tried ")?;
+                write_tried(f, tried)
+            }
         }
     }
 }
 
 impl Error for ConnectError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            ConnectError::Resolve { source, .. } | ConnectError::Io { source, .. } => Some(source),
-            _ => None,
-        }
+        self.io_error().map(|e| e as &(dyn Error + 'static))
     }
 }
 
 impl ConnectError {
-    /// The system error, if the system refused (to check for `ConnectionRefused`).
+    /// The system error, if the system refused (to check for `ConnectionRefused`); for
+    /// [`AllFailed`](ConnectError::AllFailed), the last address's.
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             ConnectError::Resolve { source, .. } | ConnectError::Io { source, .. } => Some(source),
+            ConnectError::AllFailed { tried, .. } => tried.last().map(|(_, e)| e),
             _ => None,
         }
+    }
+
+    /// Whether the connect timeout ended the attempt.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::TimedOut { .. } | ConnectError::HostTimedOut { .. }
+        )
     }
 }
 
@@ -184,9 +234,6 @@ impl fmt::Display for ConnectionLost {
                 f,
                 "write buffer full: {wanted} bytes would be buffered (max {limit})"
             ),
-            ConnectionLost::IdleTimeout { after } => {
-                write!(f, "connection idle for {after:?}: timed out")
-            }
         }
     }
 }
@@ -212,26 +259,30 @@ impl ConnectionLost {
 
 /// Shows a system error the way our messages want it: lowercase, without
 /// ` (os error N)` (`permission denied`, not `Permission denied (os error 13)`).
+/// Every net error (TCP, Unix, UDP) formats its system error through this one.
 pub(crate) struct Cause<'a>(pub(crate) &'a io::Error);
 
 impl fmt::Display for Cause<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.0.to_string();
-        let text = match text.find(" (os error ") {
-            Some(end) => &text[..end],
-            None => &text,
-        };
+        let text = text
+            .find(" (os error ")
+            .map_or(&text[..], |end| &text[..end]);
         let mut chars = text.chars();
-        match chars.next() {
-            Some(first) => {
-                for lower in first.to_lowercase() {
-                    f.write_fmt(format_args!("{lower}"))?;
-                }
-                f.write_str(chars.as_str())
-            }
-            None => Ok(()),
+        if let Some(first) = chars.next() {
+            write!(f, "{}", first.to_lowercase())?;
         }
+        f.write_str(chars.as_str())
     }
+}
+
+/// `[::1]:80 (connection refused), 127.0.0.1:80 (timed out)`.
+fn write_tried(f: &mut fmt::Formatter<'_>, tried: &[(SocketAddr, io::Error)]) -> fmt::Result {
+    for (i, (address, e)) in tried.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        write!(f, "{sep}{address} ({})", Cause(e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -267,6 +318,56 @@ mod tests {
             "read tcp 127.0.0.1:80: connection reset by peer"
         );
         assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn host_errors_name_the_host_and_every_address_tried() {
+        let refused = || io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let err = ConnectError::AllFailed {
+            host: "localhost".into(),
+            port: 9,
+            tried: vec![
+                ("[::1]:9".parse().unwrap(), refused()),
+                ("127.0.0.1:9".parse().unwrap(), refused()),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp localhost:9: tried [::1]:9 (connection refused), \
+             127.0.0.1:9 (connection refused)"
+        );
+        assert_eq!(
+            err.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+        let err = ConnectError::HostTimedOut {
+            host: "example.invalid".into(),
+            port: 80,
+            after: Duration::from_secs(2),
+            tried: vec![],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp example.invalid:80: timed out after 2s resolving the name"
+        );
+        assert!(err.is_timeout());
+        let err = ConnectError::HostTimedOut {
+            host: "localhost".into(),
+            port: 80,
+            after: Duration::from_secs(2),
+            tried: vec![
+                ("[::1]:80".parse().unwrap(), refused()),
+                (
+                    "127.0.0.1:80".parse().unwrap(),
+                    io::Error::new(io::ErrorKind::TimedOut, "timed out"),
+                ),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "connect tcp localhost:80: timed out after 2s; tried [::1]:80 \
+             (connection refused), 127.0.0.1:80 (timed out)"
+        );
     }
 
     #[test]

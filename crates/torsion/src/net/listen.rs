@@ -48,9 +48,29 @@ pub const STARVED_RETRY: Duration = Duration::from_millis(100);
 ///
 /// The reactor keeps it listening even if this handle is dropped;
 /// [`stop_listening`](ListeningPort::stop_listening) stops it.
+///
+/// A port made by [`MemoryReactor`](crate::testing::MemoryReactor) has no socket: it
+/// knows its address and whether it was stopped, and never has connections.
 #[derive(Clone)]
 pub struct ListeningPort {
-    port: Rc<Port>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Socket(Rc<Port>),
+    /// The memory reactor's: an address and whether it still listens.
+    Memory(Rc<(Address, Cell<bool>)>),
+}
+
+/// How [`listen_unix_with`] listens (Twisted's `listenUNIX` arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnixListenOptions {
+    /// The socket file's permission bits (`None`: as the umask leaves them).
+    pub mode: Option<u32>,
+    /// The listen backlog.
+    pub backlog: u32,
 }
 
 struct Port {
@@ -69,6 +89,8 @@ struct Port {
     drained: RefCell<Vec<Resolver<()>>>,
     /// A Unix socket's path, removed when the port stops.
     unix_path: Option<PathBuf>,
+    /// Run once when the port stops listening (an endpoint's lock file is removed).
+    on_stop: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 enum Listener {
@@ -101,6 +123,17 @@ pub fn listen_tcp(
     backlog: u32,
     interface: &str,
 ) -> Result<ListeningPort, ListenError> {
+    listen_tcp_shared(reactor, port, Rc::new(factory), backlog, interface)
+}
+
+/// [`listen_tcp`] for a factory already shared (what `StreamNetwork` passes).
+pub(crate) fn listen_tcp_shared(
+    reactor: &Reactor,
+    port: u16,
+    factory: Rc<dyn ProtocolFactory>,
+    backlog: u32,
+    interface: &str,
+) -> Result<ListeningPort, ListenError> {
     let ip = parse_interface(interface)?;
     let requested = SocketAddr::new(ip, port);
     let fail = |source| ListenError::Io {
@@ -130,7 +163,7 @@ pub fn listen_tcp(
 
 /// Listens on the Unix socket `path` (which must not exist yet) and, when `mode` is
 /// given, sets its permission bits (Twisted's `listenUNIX(..., mode=)`). The path is
-/// removed when the port stops listening.
+/// removed when the port stops listening. [`listen_unix_with`] takes a backlog too.
 ///
 /// # Errors
 /// [`ListenError`]: `listen unix /run/app.sock: address in use`, ...
@@ -140,27 +173,73 @@ pub fn listen_unix(
     factory: impl ProtocolFactory,
     mode: Option<u32>,
 ) -> Result<ListeningPort, ListenError> {
-    let path = path.as_ref().to_path_buf();
+    let options = UnixListenOptions::default();
+    let options = match mode {
+        Some(mode) => options.mode(mode),
+        None => options,
+    };
+    listen_unix_with(reactor, path, factory, options)
+}
+
+/// Listens on the Unix socket `path` with `options`: its mode and backlog.
+///
+/// ```no_run
+/// use torsion::{net::{factory_fn, listen_unix_with, Protocol, UnixListenOptions}, Reactor};
+/// # struct Echo;
+/// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
+/// let reactor = Reactor::new().unwrap();
+/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+/// let options = UnixListenOptions::default().mode(0o660).backlog(128);
+/// let port = listen_unix_with(&reactor, "/tmp/echo.sock", factory, options).unwrap();
+/// ```
+///
+/// A lock file for the socket (Twisted's `wantPID`, in Twisted's own format so Twisted
+/// clients can check it) is the endpoint layer's: `unix:PATH:lockfile=1` through
+/// `endpoints::server_from_string`.
+///
+/// # Errors
+/// [`ListenError`]: `listen unix /run/app.sock: address in use`, ...
+pub fn listen_unix_with(
+    reactor: &Reactor,
+    path: impl AsRef<Path>,
+    factory: impl ProtocolFactory,
+    options: UnixListenOptions,
+) -> Result<ListeningPort, ListenError> {
+    listen_unix_shared(reactor, path.as_ref(), Rc::new(factory), options)
+}
+
+/// [`listen_unix_with`] for a factory already shared.
+pub(crate) fn listen_unix_shared(
+    reactor: &Reactor,
+    path: &Path,
+    factory: Rc<dyn ProtocolFactory>,
+    options: UnixListenOptions,
+) -> Result<ListeningPort, ListenError> {
+    let path = path.to_path_buf();
     let fail = |source| ListenError::Io {
         address: Address::Unix(Some(path.clone())),
         source,
     };
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
-    socket
-        .bind(&SockAddr::unix(&path).map_err(fail)?)
-        .map_err(fail)?;
-    let setup = || -> io::Result<()> {
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+    let bound = || -> Result<Socket, ListenError> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
+        socket
+            .bind(&SockAddr::unix(&path).map_err(fail)?)
+            .map_err(fail)?;
+        let setup = || -> io::Result<()> {
+            if let Some(mode) = options.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            }
+            socket.listen(backlog_int(options.backlog))?;
+            socket.set_nonblocking(true)
+        };
+        if let Err(e) = setup() {
+            let _ = std::fs::remove_file(&path);
+            return Err(fail(e));
         }
-        socket.listen(backlog_int(DEFAULT_BACKLOG))?;
-        socket.set_nonblocking(true)
+        Ok(socket)
     };
-    if let Err(e) = setup() {
-        let _ = std::fs::remove_file(&path);
-        return Err(fail(e));
-    }
+    let socket = bound()?;
     let listener = mio::net::UnixListener::from_std(socket.into());
     let address = Address::Unix(Some(path.clone()));
     Port::start(
@@ -172,21 +251,110 @@ pub fn listen_unix(
     )
 }
 
+impl UnixListenOptions {
+    /// Sets the socket file's permission bits.
+    pub fn mode(mut self, mode: u32) -> UnixListenOptions {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Sets the listen backlog.
+    pub fn backlog(mut self, backlog: u32) -> UnixListenOptions {
+        self.backlog = backlog;
+        self
+    }
+}
+
+impl Default for UnixListenOptions {
+    /// No mode change, [`DEFAULT_BACKLOG`].
+    fn default() -> UnixListenOptions {
+        UnixListenOptions {
+            mode: None,
+            backlog: DEFAULT_BACKLOG,
+        }
+    }
+}
+
+/// Serves connections on a socket that is already bound and listening, such as one
+/// inherited from systemd (Twisted's `adoptStreamPort`). The socket must be a stream
+/// socket that listens (IPv4, IPv6 or Unix); it is made non-blocking. A Unix socket's
+/// path is left in place when the port stops: whoever made the socket owns the path.
+///
+/// # Errors
+/// [`ListenError::NotAListener`] for any other descriptor, naming what it is.
+pub fn adopt_stream_port(
+    reactor: &Reactor,
+    fd: OwnedFd,
+    factory: impl ProtocolFactory,
+) -> Result<ListeningPort, ListenError> {
+    let socket = Socket::from(fd);
+    let not = |problem| ListenError::NotAListener { problem };
+    let io = |source| ListenError::Io {
+        address: Address::Unix(None),
+        source,
+    };
+    match socket.r#type() {
+        Ok(kind) if kind == Type::STREAM => {}
+        Ok(_) => return Err(not("not a stream socket")),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => return Err(not("not a socket")),
+        Err(e) => return Err(io(e)),
+    }
+    if !crate::sys::unix::is_listening(&socket).map_err(io)? {
+        return Err(not("a stream socket that is not listening"));
+    }
+    let local = socket.local_addr().map_err(io)?;
+    socket.set_nonblocking(true).map_err(io)?;
+    let address = Address::from_sock_addr(&local);
+    let listener = match local.as_socket() {
+        Some(_) => Listener::Tcp(mio::net::TcpListener::from_std(socket.into())),
+        None if local.is_unix() => Listener::Unix(mio::net::UnixListener::from_std(socket.into())),
+        None => return Err(not("a socket of an unknown address family")),
+    };
+    Port::start(reactor, address, listener, Rc::new(factory), None)
+}
+
 impl ListeningPort {
+    /// Runs `f` once, when the port stops listening.
+    pub(crate) fn on_stop(&self, f: impl FnOnce() + 'static) {
+        match &self.repr {
+            Repr::Socket(port) if self.is_listening() => {
+                port.on_stop.borrow_mut().push(Box::new(f))
+            }
+            _ => f(),
+        }
+    }
+
+    /// A port without a socket, for the memory reactor: it listens until stopped.
+    pub(crate) fn in_memory(address: Address) -> ListeningPort {
+        ListeningPort {
+            repr: Repr::Memory(Rc::new((address, Cell::new(true)))),
+        }
+    }
+
     /// The TCP port listened on (the real one when 0 was asked for); 0 for Unix sockets.
     pub fn port(&self) -> u16 {
-        self.port.address.port().unwrap_or(0)
+        self.address().port().unwrap_or(0)
     }
 
     /// The address listened on (Twisted's `getHost()`).
     pub fn address(&self) -> Address {
-        self.port.address.clone()
+        match &self.repr {
+            Repr::Socket(port) => port.address.clone(),
+            Repr::Memory(memory) => memory.0.clone(),
+        }
     }
 
     /// Stops accepting; connections already made go on (as in Twisted). The Deferred has
-    /// fired when this returns: the socket is closed and the factory stopped.
+    /// fired when this returns: the socket is closed (a Unix socket's path removed, and
+    /// an endpoint's lock file) and the factory stopped.
     pub fn stop_listening(&self) -> Deferred<()> {
-        let port = &self.port;
+        let port = match &self.repr {
+            Repr::Socket(port) => port,
+            Repr::Memory(memory) => {
+                memory.1.set(false);
+                return succeed(());
+            }
+        };
         if let Some(token) = port.token.take() {
             let _ = port.reactor.deregister_fd(token);
         }
@@ -201,18 +369,28 @@ impl ListeningPort {
                 let _ = std::fs::remove_file(path);
             }
             port.factory.stop_factory();
+            let on_stop = std::mem::take(&mut *port.on_stop.borrow_mut());
+            for f in on_stop {
+                f();
+            }
         }
         succeed(())
     }
 
     /// Whether the port still accepts connections.
     pub fn is_listening(&self) -> bool {
-        self.port.listener.borrow().is_some()
+        match &self.repr {
+            Repr::Socket(port) => port.listener.borrow().is_some(),
+            Repr::Memory(memory) => memory.1.get(),
+        }
     }
 
     /// How many connections accepted by this port are open.
     pub fn connection_count(&self) -> usize {
-        self.port.connections.borrow().len()
+        match &self.repr {
+            Repr::Socket(port) => port.connections.borrow().len(),
+            Repr::Memory(_) => 0,
+        }
     }
 
     /// Asks every open connection of this port to close after writing what it buffered
@@ -220,8 +398,10 @@ impl ListeningPort {
     /// `stop_listening`, this is a graceful shutdown:
     /// return it from a `Before Shutdown` trigger.
     pub fn lose_connections(&self) -> Deferred<()> {
-        let conns: Vec<Rc<Conn>> = self
-            .port
+        let Repr::Socket(port) = &self.repr else {
+            return succeed(());
+        };
+        let conns: Vec<Rc<Conn>> = port
             .connections
             .borrow()
             .iter()
@@ -231,7 +411,7 @@ impl ListeningPort {
             return succeed(());
         }
         let (d, resolver) = Deferred::new();
-        self.port.drained.borrow_mut().push(resolver);
+        port.drained.borrow_mut().push(resolver);
         for conn in conns {
             conn.lose_connection();
         }
@@ -242,7 +422,7 @@ impl ListeningPort {
 impl fmt::Debug for ListeningPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ListeningPort")
-            .field("address", &self.port.address)
+            .field("address", &self.address())
             .field("listening", &self.is_listening())
             .field("connections", &self.connection_count())
             .finish()
@@ -264,13 +444,13 @@ impl Port {
         reactor: &Reactor,
         address: Address,
         listener: Listener,
-        factory: impl ProtocolFactory,
+        factory: Rc<dyn ProtocolFactory>,
         unix_path: Option<PathBuf>,
     ) -> Result<ListeningPort, ListenError> {
         let port = Rc::new(Port {
             reactor: reactor.clone(),
             address,
-            factory: Rc::new(factory),
+            factory,
             listener: RefCell::new(Some(listener)),
             token: Cell::new(None),
             reserve: RefCell::new(File::open("/dev/null").ok()),
@@ -279,6 +459,7 @@ impl Port {
             connections: RefCell::new(Slab::new()),
             drained: RefCell::new(Vec::new()),
             unix_path,
+            on_stop: RefCell::new(Vec::new()),
         });
         let token = {
             let listener = port.listener.borrow();
@@ -296,7 +477,9 @@ impl Port {
         })?;
         port.token.set(Some(token));
         port.factory.start_factory();
-        Ok(ListeningPort { port })
+        Ok(ListeningPort {
+            repr: Repr::Socket(port),
+        })
     }
 
     /// Accepts up to [`ACCEPT_LIMIT`] waiting connections.

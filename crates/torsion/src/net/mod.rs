@@ -29,6 +29,8 @@
 //! On a real socket, [`listen_tcp`] serves each accepted connection with a protocol its
 //! [`ProtocolFactory`] builds, and [`connect_tcp`] makes one connection for a
 //! [`ClientFactory`]; [`listen_unix`] and [`connect_unix`] do the same for Unix sockets.
+//! The [`StreamNetwork`] trait offers the same four calls on a [`Reactor`](crate::Reactor)
+//! or, in tests, on a [`MemoryReactor`](crate::testing::MemoryReactor) that records them.
 //! [`udp`] holds datagram ports: [`listen_udp`], connected UDP and multicast.
 //!
 //! # What a transport promises
@@ -63,17 +65,22 @@ mod connect;
 mod error;
 mod listen;
 mod multicast;
+mod network;
 mod protocol;
+pub mod stream;
 mod transport;
 pub mod udp;
 
 pub use address::Address;
+pub(crate) use connect::ConnectorBackend;
 pub use connect::{connect_tcp, connect_unix, Connector};
 pub use error::{ConnectError, ConnectionLost, ListenError};
 pub use listen::{
-    listen_tcp, listen_unix, ListeningPort, ACCEPT_LIMIT, DEFAULT_BACKLOG, STARVED_RETRY,
+    adopt_stream_port, listen_tcp, listen_unix, listen_unix_with, ListeningPort, UnixListenOptions,
+    ACCEPT_LIMIT, DEFAULT_BACKLOG, STARVED_RETRY,
 };
 pub use multicast::{listen_multicast, MulticastInterface};
+pub use network::StreamNetwork;
 pub use protocol::{factory_fn, ClientFactory, CloseReason, FnFactory, Protocol, ProtocolFactory};
 pub use transport::{
     Producer, ProducerAlreadyRegistered, PullProducer, PushProducer, Transport, WriteLimits,

@@ -82,6 +82,7 @@ use std::{
 
 use socket2::{Domain, Socket, Type};
 
+use super::error::Cause;
 pub use super::multicast::MulticastInterface;
 use crate::{
     defer::{succeed, Deferred, Resolver},
@@ -692,24 +693,6 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             other => return other,
         }
-    }
-}
-
-/// Shows a system error the way our messages want it: lowercase, without
-/// ` (os error N)` (`permission denied`, not `Permission denied (os error 13)`).
-struct Cause<'a>(&'a io::Error);
-
-impl fmt::Display for Cause<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.0.to_string();
-        let text = text
-            .find(" (os error ")
-            .map_or(&text[..], |end| &text[..end]);
-        let mut chars = text.chars();
-        if let Some(first) = chars.next() {
-            write!(f, "{}", first.to_lowercase())?;
-        }
-        f.write_str(chars.as_str())
     }
 }
 

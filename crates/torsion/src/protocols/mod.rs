@@ -12,4 +12,5 @@
 //! reactor's `Protocol` and `Transport` traits land.
 
 pub mod basic;
+pub mod policies;
 pub mod wire;

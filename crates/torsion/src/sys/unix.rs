@@ -1,5 +1,12 @@
 //! Unix constants and calls, chosen per system here so that portable code has no `cfg`.
 
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+
+use socket2::Socket;
+
 /// Flags for `send` on a stream socket: never raise SIGPIPE on a closed peer (the error
 /// comes back as `EPIPE` instead). Rust programs ignore SIGPIPE anyway; a library must
 /// not rely on its host program for that.
@@ -9,3 +16,45 @@ pub(crate) const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
 /// Systems without `MSG_NOSIGNAL` rely on SIGPIPE being ignored (as Rust programs do).
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
 pub(crate) const SEND_FLAGS: i32 = 0;
+
+/// A descriptor of our own for the inherited descriptor `fd` (socket activation): a
+/// duplicate, so that the inherited one stays open and adopting it twice (two
+/// endpoints, or a port stopped and listened again) never closes a descriptor twice.
+/// Fails with `EBADF` when `fd` is not open.
+pub(crate) fn dup_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; any integer is a valid argument.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was open just above and this process never closes inherited
+    // descriptors (we only ever close our duplicates), so it stays open while borrowed.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    borrowed.try_clone_to_owned()
+}
+
+/// Whether `listen(2)` was called on `socket` (`SO_ACCEPTCONN`).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+pub(crate) fn is_listening(socket: &Socket) -> io::Result<bool> {
+    socket.is_listener()
+}
+
+/// Systems without `SO_ACCEPTCONN` in socket2: assume it listens; a socket that does not
+/// fails at the first `accept`, which the port logs.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+pub(crate) fn is_listening(_socket: &Socket) -> io::Result<bool> {
+    Ok(true)
+}
+
+/// Whether process `pid` exists (`kill(pid, 0)`; `EPERM` means it exists but is not
+/// ours): how a Unix socket's lock file is found stale, as Twisted's `FilesystemLock`.
+pub(crate) fn process_exists(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
+    let status = unsafe { libc::kill(pid, 0) };
+    status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}

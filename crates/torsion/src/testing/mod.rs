@@ -1,6 +1,7 @@
 //! Helpers for testing code built on torsion without sockets or sleeps (Twisted's
-//! `proto_helpers` and trial's checks): log capture, the fake [`Clock`], and the
-//! clean-reactor check ([`check_clean`], [`assert_clean`]).
+//! `proto_helpers` and trial's checks): log capture, the fake [`Clock`], the
+//! clean-reactor check ([`check_clean`], [`assert_clean`]), the [`StringTransport`], the
+//! [`LoopbackPump`], and the [`MemoryReactor`] that records listen and connect calls.
 //!
 //! ```
 //! use torsion::defer::{fail, Deferred, Failure};
@@ -16,10 +17,14 @@
 
 mod clean;
 mod logs;
-mod string_transport;
+pub mod loopback;
+pub mod memory_reactor;
+pub mod string_transport;
 
 pub use clean::{assert_clean, check_clean, Dirty};
 pub use logs::{capture_logs, CapturedEvent};
+pub use loopback::{End, LoopbackPump};
+pub use memory_reactor::{MemoryReactor, TcpClient, TcpServer, UnixClient, UnixServer};
 pub use string_transport::StringTransport;
 
 /// The fake clock, here too because tests look for it here (Twisted's `task.Clock`).

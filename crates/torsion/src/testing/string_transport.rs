@@ -34,7 +34,7 @@ use std::{cell::RefCell, fmt, net::SocketAddr, rc::Rc};
 
 use crate::net::{Address, Producer, ProducerAlreadyRegistered, Transport, WriteLimits};
 
-/// A transport that records writes and close calls; see the [module docs](self).
+/// A transport that records writes and close calls; see the `testing` module docs.
 pub struct StringTransport {
     state: RefCell<State>,
     host: Address,

@@ -40,13 +40,15 @@
 
 pub mod int_prefixed;
 pub mod line;
-mod line_receiver;
+pub mod line_receiver;
 pub mod netstring;
+pub mod string_receiver;
 
 pub use int_prefixed::{IntPrefixedError, IntPrefixedParser, LengthPrefix};
 pub use line::{LineError, LineFrame, LineParser, DEFAULT_MAX_LINE_LENGTH};
 pub use line_receiver::{LineProtocol, LineReceiver, Lines};
 pub use netstring::{encode_netstring, encode_netstring_into, NetstringError, NetstringParser};
+pub use string_receiver::{StringProtocol, StringReceiver, Strings};
 
 /// The bytes fed to a core and not yet handed out as frames.
 ///

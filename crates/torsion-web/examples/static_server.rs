@@ -1,0 +1,42 @@
+//! Serves a directory over HTTP (Twisted's `twistd web --path DIR`): files with ranges
+//! and `If-Modified-Since`, directories listed unless `--listing off`.
+//!
+//! ```text
+//! cargo run -p torsion-web --example static_server -- --listen tcp:8080:interface=127.0.0.1 --path .
+//! curl -r 0-99 http://127.0.0.1:8080/README.md
+//! ```
+
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use torsion_web::server::{File, Site};
+
+#[path = "../../torsion/examples/common/net.rs"]
+mod net;
+
+use net::Failed;
+
+const USAGE: &str = "[--listen ENDPOINT] [--path DIR] [--listing on|off]";
+
+fn main() -> ExitCode {
+    net::report("static_server", USAGE, run())
+}
+
+fn run() -> Result<ExitCode, Failed> {
+    let known = ["--listen", "--path", "--listing"];
+    let options = net::options(std::env::args().skip(1), &known).map_err(Failed::Usage)?;
+    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
+    let path = net::last(&options, "--path").unwrap_or(".");
+    let listing = match net::last(&options, "--listing").unwrap_or("on") {
+        "on" => true,
+        "off" => false,
+        other => return Err(Failed::Usage(format!("--listing {other:?}: on or off"))),
+    };
+    let files = File::new(path)
+        .map_err(|e| Failed::Run(e.to_string()))?
+        .with_directory_listing(listing);
+    let reactor = net::reactor()?;
+    let site = Site::new(Rc::new(files), reactor.clone());
+    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    Ok(net::serve(&reactor, port))
+}
