@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release -p torsion-bench --bin timers
 //! cargo run --release -p torsion-bench --bin call_from_thread
-//! cargo build --release -p torsion-bench -p torsion --examples && target/release/echo_compare
+//! cargo build --release -p torsion --examples   # torsion's echo_server, for echo_compare
+//! cargo build --release -p torsion-bench && target/release/echo_compare
 //! ```
 //!
 //! This crate holds the peers (tokio) so they never enter torsion's dependency tree;
