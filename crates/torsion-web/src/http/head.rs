@@ -376,8 +376,9 @@ pub(crate) struct HeadEnd {
     pub(crate) fields: usize,
 }
 
-/// Where a head ends, found one byte at a time so that no byte is looked at twice and the
-/// limits hold however the bytes were split.
+/// Where a head ends, found so that no byte is looked at twice and the limits hold however
+/// the bytes were split: runs of bytes other than CR and LF are skipped a word at a time,
+/// and line endings checked one byte at a time.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Scanner {
     /// Bytes of the buffer already looked at.
@@ -406,7 +407,21 @@ impl Scanner {
             Some(i) => buf.get(i).copied().unwrap_or(0),
             None => 0,
         };
-        for (i, &b) in buf.iter().enumerate().skip(self.scanned) {
+        let mut i = self.scanned;
+        while let Some(&b) = buf.get(i) {
+            if prev != b'\r' && b != b'\r' && b != b'\n' {
+                // Jump over the run of ordinary bytes that breaks no limit: only CR, LF
+                // and the limits need the byte-by-byte rules below.
+                let stop = self.ordinary_limit(limits).min(buf.len());
+                let run = buf.get(i..stop).unwrap_or_default();
+                let n = find_line_end(run).unwrap_or(run.len());
+                if n > 0 {
+                    i += n;
+                    self.scanned = i;
+                    prev = b; // an ordinary byte, which is all `prev` is asked
+                    continue;
+                }
+            }
             self.scanned = i + 1;
             if prev == b'\r' && b != b'\n' {
                 return Err(HeadError::BareCarriageReturn);
@@ -458,9 +473,47 @@ impl Scanner {
                 });
             }
             prev = b;
+            i += 1;
         }
         Ok(None)
     }
+
+    /// The first offset at which a byte other than CR or LF would break the start-line or
+    /// head-size limit, given the line being scanned.
+    fn ordinary_limit(&self, limits: &HeadLimits) -> usize {
+        // A byte at `i` needs 4 more after it: `i + 1 + 4 > max_head_size` fails.
+        let head = limits.max_head_size.saturating_sub(4);
+        if self.in_fields {
+            head
+        } else {
+            // `i + 1 - line_start > max_start_line` fails.
+            head.min(self.line_start.saturating_add(limits.max_start_line))
+        }
+    }
+}
+
+/// The offset of the first CR or LF in `bytes`, eight bytes at a time.
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_ne_bytes(word);
+        if has_zero(w ^ CR) || has_zero(w ^ LF) {
+            break; // somewhere in these eight: the bytewise search below finds it
+        }
+        offset += 8;
+    }
+    let rest = bytes.get(offset..).unwrap_or_default();
+    rest.iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map(|at| offset + at)
 }
 
 /// Parses a complete request head of at most `fields` fields and checks what `httparse`

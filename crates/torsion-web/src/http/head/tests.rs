@@ -639,3 +639,100 @@ fn errors_name_their_status_and_read_as_messages() {
         );
     }
 }
+
+/// The scanner as it was, one byte at a time: the reference the word-at-a-time one must match.
+fn reference_scan(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
+    let (mut line_start, mut in_fields, mut fields, mut prev) = (0, false, 0, 0);
+    for (i, &b) in buf.iter().enumerate() {
+        if prev == b'\r' && b != b'\n' {
+            return Err(HeadError::BareCarriageReturn);
+        }
+        let mut needed = 4;
+        if b == b'\n' {
+            if prev != b'\r' {
+                return Err(HeadError::BareLineFeed);
+            }
+            let empty = i - 1 == line_start;
+            line_start = i + 1;
+            needed = 2;
+            if !in_fields {
+                in_fields = !empty;
+            } else if empty {
+                return Ok(Some(HeadEnd { len: i + 1, fields }));
+            } else {
+                fields += 1;
+                if fields > limits.max_headers {
+                    return Err(HeadError::TooManyHeaders {
+                        max: limits.max_headers,
+                    });
+                }
+            }
+        } else if b == b'\r' {
+            needed = if in_fields && i == line_start { 1 } else { 3 };
+        }
+        if !in_fields && b != b'\n' {
+            let len = i + 1 - line_start - usize::from(b == b'\r');
+            if len > limits.max_start_line {
+                return Err(HeadError::StartLineTooLong {
+                    max: limits.max_start_line,
+                });
+            }
+        }
+        if i + 1 + needed > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
+        }
+        prev = b;
+    }
+    Ok(None)
+}
+
+#[test]
+fn the_scanner_matches_the_bytewise_reference_on_every_short_input() {
+    let alphabet = b"a\r\n:";
+    let limits = [
+        HeadLimits::default(),
+        HeadLimits::default()
+            .with_max_start_line(3)
+            .with_max_head_size(9)
+            .with_max_headers(1),
+        HeadLimits::default()
+            .with_max_start_line(9)
+            .with_max_head_size(3),
+        HeadLimits::default()
+            .with_max_start_line(1)
+            .with_max_head_size(12),
+        HeadLimits::default()
+            .with_max_start_line(27)
+            .with_max_head_size(30),
+    ];
+    let mut input = Vec::new();
+    for len in 0..=8u32 {
+        for mut n in 0..alphabet.len().pow(len) {
+            input.clear();
+            for _ in 0..len {
+                input.push(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            // Long ordinary runs too, where the word-at-a-time search does the work.
+            let long = [b"GET /aaaaaaaaaaaaaaaaaaa".as_slice(), &input].concat();
+            for input in [&input, &long] {
+                for limits in &limits {
+                    let expected = format!("{:?}", reference_scan(input, limits));
+                    let whole = Scanner::default().scan(input, limits);
+                    assert_eq!(format!("{whole:?}"), expected, "{input:?} {limits:?}");
+                    let mut scanner = Scanner::default();
+                    let mut bytewise = Ok(None);
+                    for end in 1..=input.len() {
+                        bytewise = scanner.scan(&input[..end], limits);
+                        if !matches!(bytewise, Ok(None)) {
+                            break;
+                        }
+                    }
+                    assert_eq!(format!("{bytewise:?}"), expected, "{input:?} {limits:?}");
+                }
+            }
+        }
+    }
+}
