@@ -144,8 +144,37 @@ impl fmt::Debug for Headers {
 
 /// True for `tchar` (RFC 9110 §5.6.2), the bytes of a token such as a method or field name.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// `TCHAR[b]`: whether `b` is a `tchar`, one lookup instead of a search of the symbols.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// True if `s` is a non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -181,6 +210,14 @@ pub(crate) fn list_elements<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tchar_table_is_rfc_9110s_tchar() {
+        for b in 0..=255u8 {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), tchar, "{b:#04x}");
+        }
+    }
 
     #[test]
     fn lookups_ignore_case_and_keep_order() {

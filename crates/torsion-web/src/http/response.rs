@@ -80,8 +80,9 @@ impl<'a> ResponseHeadWriter<'a> {
             out.reserve(128 + reason.len());
             out.extend_from_slice(version.as_str().as_bytes());
             out.push(b' ');
-            push_decimal(out, u64::from(status));
-            out.push(b' ');
+            // Three digits, 100..=999 as checked above.
+            let digit = |n: u16| b'0' + (n % 10) as u8;
+            out.extend_from_slice(&[digit(status / 100), digit(status / 10), digit(status), b' ']);
             out.extend_from_slice(reason.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
