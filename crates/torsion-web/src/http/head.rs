@@ -68,6 +68,10 @@ pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
 /// The most header fields accepted in one head (hyper's default too).
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 
+/// The most bytes of buffers a parser keeps from a recycled head (a connection holds
+/// them while idle): a typical head fits, a huge one is freed.
+pub(crate) const RECYCLE_MAX: usize = 2 * 1024;
+
 /// Size limits for a head; see the [module docs](self) for how each is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadLimits {
@@ -108,6 +112,8 @@ pub struct RequestHead {
 pub struct RequestParser {
     limits: HeadLimits,
     scanner: Scanner,
+    /// The buffers of a head given back by [`recycle`](Self::recycle), for the next one.
+    spare: Headers,
 }
 
 /// Why a head was rejected. [`status`](HeadError::status) is the response a server sends
@@ -243,6 +249,16 @@ impl RequestHead {
         &self.headers
     }
 
+    /// Takes the head's buffers, leaving it without method, target or fields.
+    pub(crate) fn take(&mut self) -> RequestHead {
+        RequestHead {
+            headers: std::mem::take(&mut self.headers),
+            method: Span::default(),
+            target: Span::default(),
+            ..*self
+        }
+    }
+
     /// How the request body is delimited: never [`Framing::UntilClose`].
     pub fn framing(&self) -> Framing {
         self.framing
@@ -283,12 +299,22 @@ impl RequestParser {
         RequestParser {
             limits,
             scanner: Scanner::default(),
+            spare: Headers::default(),
         }
     }
 
     /// The limits in force.
     pub fn limits(&self) -> HeadLimits {
         self.limits
+    }
+
+    /// Takes back a head the caller is done with: the next head parsed reuses its
+    /// buffers instead of allocating (a keep-alive connection's usual case). Buffers
+    /// grown past [`RECYCLE_MAX`] bytes are freed instead.
+    pub(crate) fn recycle(&mut self, head: RequestHead) {
+        if head.headers.capacity() <= RECYCLE_MAX {
+            self.spare = head.headers;
+        }
     }
 
     /// Reads one request head from the start of `buf`, everything received since the last
@@ -302,7 +328,8 @@ impl RequestParser {
             return Ok(Parsed::Partial);
         };
         let head = buf.get(..end.len).unwrap_or_default(); // the scanner saw every byte of it
-        let value = parse_request(head, end.fields, &self.limits)?;
+        let spare = std::mem::take(&mut self.spare);
+        let value = parse_request(head, end.fields, &self.limits, spare)?;
         Ok(Parsed::Complete {
             value,
             consumed: end.len,
@@ -522,6 +549,7 @@ fn parse_request(
     head: &[u8],
     fields: usize,
     limits: &HeadLimits,
+    spare: Headers,
 ) -> Result<RequestHead, HeadError> {
     let mut storage = [httparse::EMPTY_HEADER; 32];
     let mut heap = Vec::new();
@@ -564,7 +592,7 @@ fn parse_request(
             Some(n) => Framing::Length(n),
         }
     };
-    let mut headers = Headers::with_capacity(head.len(), request.headers.len());
+    let mut headers = spare.reuse(head.len(), request.headers.len());
     let method = headers.push_text(method);
     let target = headers.push_text(target);
     for field in request.headers.iter() {

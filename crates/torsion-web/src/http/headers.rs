@@ -93,6 +93,21 @@ impl Headers {
         }
     }
 
+    /// `self` emptied, keeping its allocations, with room for `bytes` of text and
+    /// `fields` fields.
+    pub(crate) fn reuse(mut self, bytes: usize, fields: usize) -> Self {
+        self.raw.clear();
+        self.fields.clear();
+        self.raw.reserve(bytes);
+        self.fields.reserve(fields);
+        self
+    }
+
+    /// Bytes the buffers hold room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.raw.capacity() + self.fields.capacity() * std::mem::size_of::<Field>()
+    }
+
     /// Appends a field. The caller has validated the name as a token.
     pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
         let start = self.raw.len();
