@@ -12,25 +12,28 @@
 //!
 //! Names are tokens (RFC 9110 §5.1), so they are ASCII and handed out as `&str`; values
 //! may carry obs-text (bytes 0x80-0xFF) and are handed out as bytes, with the optional
-//! whitespace around them removed. A parsed head copies its names and values once into
-//! one buffer instead of allocating a string per field.
+//! whitespace around them removed. A parsed head copies its names (and its method and
+//! target) once into one string and its values into one buffer, instead of allocating a
+//! string per field.
 
 use std::fmt;
 
 /// The header fields of one head or trailer section, in the order they came.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    /// Every name and value (and, for a head, its method, target or reason), back to back.
-    raw: Vec<u8>,
+    /// Every name (and, for a head, its method, target or reason), back to back: text
+    /// handed out as `&str` without checking it again.
+    text: String,
+    /// Every value, back to back.
+    values: Vec<u8>,
     fields: Vec<Field>,
 }
 
-/// Where one field lies in `raw`: its name is `start..value`, its value `value..end`.
+/// Where one field lies: its name in `text`, its value in `values`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Field {
-    start: usize,
-    value: usize,
-    end: usize,
+    name: Span,
+    value: Span,
 }
 
 /// A piece of text held in a [`Headers`] buffer besides the fields (a method, a target).
@@ -60,8 +63,10 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
         self.fields.iter().map(|field| {
             (
-                self.str_at(field.start, field.value),
-                self.bytes_at(field.value, field.end),
+                self.text(field.name),
+                self.values
+                    .get(field.value.start..field.value.end)
+                    .unwrap_or_default(),
             )
         })
     }
@@ -88,7 +93,8 @@ impl Headers {
     /// An empty set with room for `bytes` of text and `fields` fields.
     pub(crate) fn with_capacity(bytes: usize, fields: usize) -> Self {
         Headers {
-            raw: Vec::with_capacity(bytes),
+            text: String::with_capacity(bytes),
+            values: Vec::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
         }
     }
@@ -96,53 +102,47 @@ impl Headers {
     /// `self` emptied, keeping its allocations, with room for `bytes` of text and
     /// `fields` fields.
     pub(crate) fn reuse(mut self, bytes: usize, fields: usize) -> Self {
-        self.raw.clear();
+        self.text.clear();
+        self.values.clear();
         self.fields.clear();
-        self.raw.reserve(bytes);
+        self.text.reserve(bytes);
+        self.values.reserve(bytes);
         self.fields.reserve(fields);
         self
     }
 
     /// Bytes the buffers hold room for.
     pub(crate) fn capacity(&self) -> usize {
-        self.raw.capacity() + self.fields.capacity() * std::mem::size_of::<Field>()
+        self.text.capacity()
+            + self.values.capacity()
+            + self.fields.capacity() * std::mem::size_of::<Field>()
     }
 
     /// Appends a field. The caller has validated the name as a token.
     pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
-        let start = self.raw.len();
-        self.raw.extend_from_slice(name.as_bytes());
-        let value_start = self.raw.len();
-        self.raw.extend_from_slice(value);
-        self.fields.push(Field {
+        let name = self.push_text(name);
+        let start = self.values.len();
+        self.values.extend_from_slice(value);
+        let value = Span {
             start,
-            value: value_start,
-            end: self.raw.len(),
-        });
+            end: self.values.len(),
+        };
+        self.fields.push(Field { name, value });
     }
 
     /// Keeps `text` in the buffer, outside the fields.
     pub(crate) fn push_text(&mut self, text: &str) -> Span {
-        let start = self.raw.len();
-        self.raw.extend_from_slice(text.as_bytes());
+        let start = self.text.len();
+        self.text.push_str(text);
         Span {
             start,
-            end: self.raw.len(),
+            end: self.text.len(),
         }
     }
 
     /// Text kept by [`push_text`](Self::push_text).
     pub(crate) fn text(&self, span: Span) -> &str {
-        self.str_at(span.start, span.end)
-    }
-
-    fn bytes_at(&self, start: usize, end: usize) -> &[u8] {
-        self.raw.get(start..end).unwrap_or_default()
-    }
-
-    fn str_at(&self, start: usize, end: usize) -> &str {
-        // Only `&str`s were copied between these offsets, so this never falls back.
-        std::str::from_utf8(self.bytes_at(start, end)).unwrap_or_default()
+        self.text.get(span.start..span.end).unwrap_or_default()
     }
 }
 
