@@ -521,26 +521,33 @@ impl Scanner {
 
 /// The offset of the first CR or LF in `bytes`, eight bytes at a time.
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
-    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let w = u64::from_ne_bytes(word);
-        if has_zero(w ^ CR) || has_zero(w ^ LF) {
-            break; // somewhere in these eight: the bytewise search below finds it
+        if let Some(at) = line_end_in_word(word) {
+            return Some(offset + at);
         }
         offset += 8;
     }
-    let rest = bytes.get(offset..).unwrap_or_default();
-    rest.iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .map(|at| offset + at)
+    // The last 0-7 bytes, padded with NULs (neither CR nor LF).
+    let mut word = [0u8; 8];
+    let rest = chunks.remainder();
+    word.get_mut(..rest.len())?.copy_from_slice(rest);
+    line_end_in_word(word).map(|at| offset + at)
+}
+
+/// The index of the first CR or LF in `word`.
+fn line_end_in_word(word: [u8; 8]) -> Option<usize> {
+    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+    const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
+    const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
+    // The high bit of each byte of `w` that is zero, and no other bit (no carries).
+    let zeros = |w: u64| !((w & LOWS).wrapping_add(LOWS) | w | LOWS);
+    let w = u64::from_le_bytes(word);
+    let found = zeros(w ^ CR) | zeros(w ^ LF);
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
 }
 
 /// Parses a complete request head of at most `fields` fields and checks what `httparse`

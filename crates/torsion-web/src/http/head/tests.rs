@@ -754,3 +754,26 @@ fn a_recycled_head_leaves_nothing_in_the_next() {
     assert_eq!((value.method(), value.target()), ("GET", "/"));
     assert_eq!(value.headers().iter().count(), 1);
 }
+
+#[test]
+fn find_line_end_finds_the_first_cr_or_lf_and_nothing_else() {
+    // Fillers one bit away from CR or LF, and bytes with the high bit set.
+    let fillers = [b'a', 0x8d, 0x8a, 0x0c, 0x0e, 0x0b, 0x09, 0xff, 0x00, 0x2d];
+    for len in 0..20 {
+        for (k, &filler) in fillers.iter().enumerate() {
+            let mut bytes: Vec<u8> = (0..len).map(|i| fillers[(i + k) % fillers.len()]).collect();
+            assert_eq!(find_line_end(&bytes), None, "{bytes:?}");
+            bytes.fill(filler);
+            for at in 0..len {
+                for end in [b'\r', b'\n'] {
+                    let mut with = bytes.clone();
+                    with[at] = end;
+                    if at + 1 < len {
+                        with[len - 1] = b'\n'; // a later one must not win
+                    }
+                    assert_eq!(find_line_end(&with), Some(at), "{with:?}");
+                }
+            }
+        }
+    }
+}
