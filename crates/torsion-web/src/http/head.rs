@@ -55,6 +55,7 @@
 //! line; 431) and the number of fields (default [`DEFAULT_MAX_HEADERS`]; 431).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use super::headers::{is_tchar, list_elements, trim_ows, Headers, Span};
 use super::{Parsed, Version};
@@ -558,16 +559,18 @@ fn parse_request(
     limits: &HeadLimits,
     spare: Headers,
 ) -> Result<RequestHead, HeadError> {
-    let mut storage = [httparse::EMPTY_HEADER; 32];
+    // Slots httparse fills in; left uninitialized, which would otherwise cost more than
+    // parsing a small head.
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if fields <= storage.len() {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if fields <= storage.len() {
         &mut storage
     } else {
-        heap.resize(fields, httparse::EMPTY_HEADER);
+        heap.resize(fields, MaybeUninit::uninit());
         &mut heap
     };
-    let mut request = httparse::Request::new(slots);
-    match request.parse(head) {
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(head, slots) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(HeadError::InvalidRequestLine),
         Err(error) => return Err(diagnose(head, error, true, limits)),
