@@ -450,6 +450,16 @@ impl Scanner {
                     continue;
                 }
             }
+            if b == b'\r' && prev != b'\r' && buf.get(i + 1) == Some(&b'\n') {
+                // The usual line ending, both bytes at once.
+                if let Some(end) = self.crlf(i, limits)? {
+                    return Ok(Some(end));
+                }
+                i += 2;
+                self.scanned = i;
+                prev = b'\n';
+                continue;
+            }
             self.scanned = i + 1;
             if prev == b'\r' && b != b'\n' {
                 return Err(HeadError::BareCarriageReturn);
@@ -502,6 +512,47 @@ impl Scanner {
             }
             prev = b;
             i += 1;
+        }
+        Ok(None)
+    }
+
+    /// Checks a CRLF at `cr`, `cr + 1` as the byte-by-byte rules would (the CR's limits,
+    /// then the line's end), and ends the line; `Some` when it ends the head.
+    fn crlf(&mut self, cr: usize, limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
+        let empty = cr == self.line_start;
+        if !self.in_fields && cr - self.line_start > limits.max_start_line {
+            return Err(HeadError::StartLineTooLong {
+                max: limits.max_start_line,
+            });
+        }
+        // After the CR: its LF, plus a blank line's CRLF unless this is the blank line.
+        let needed = if self.in_fields && empty { 1 } else { 3 };
+        if cr + 1 + needed > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
+        }
+        self.line_start = cr + 2;
+        if !self.in_fields {
+            // An empty line before the request line is skipped (RFC 9112 §2.2).
+            self.in_fields = !empty;
+        } else if empty {
+            return Ok(Some(HeadEnd {
+                len: cr + 2,
+                fields: self.fields,
+            }));
+        } else {
+            self.fields += 1;
+            if self.fields > limits.max_headers {
+                return Err(HeadError::TooManyHeaders {
+                    max: limits.max_headers,
+                });
+            }
+        }
+        if cr + 4 > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
         }
         Ok(None)
     }
