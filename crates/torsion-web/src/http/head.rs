@@ -251,13 +251,10 @@ impl RequestHead {
     }
 
     /// Takes the head's buffers, leaving it without method, target or fields.
-    pub(crate) fn take(&mut self) -> RequestHead {
-        RequestHead {
-            headers: std::mem::take(&mut self.headers),
-            method: Span::default(),
-            target: Span::default(),
-            ..*self
-        }
+    pub(crate) fn take_headers(&mut self) -> Headers {
+        self.method = Span::default();
+        self.target = Span::default();
+        std::mem::take(&mut self.headers)
     }
 
     /// How the request body is delimited: never [`Framing::UntilClose`].
@@ -309,12 +306,13 @@ impl RequestParser {
         self.limits
     }
 
-    /// Takes back a head the caller is done with: the next head parsed reuses its
-    /// buffers instead of allocating (a keep-alive connection's usual case). Buffers
-    /// grown past [`RECYCLE_MAX`] bytes are freed instead.
-    pub(crate) fn recycle(&mut self, head: RequestHead) {
-        if head.headers.capacity() <= RECYCLE_MAX {
-            self.spare = head.headers;
+    /// Takes back the buffers of a head the caller is done with
+    /// ([`RequestHead::take_headers`]): the next head parsed reuses them instead of
+    /// allocating (a keep-alive connection's usual case). Buffers grown past
+    /// [`RECYCLE_MAX`] bytes are freed instead.
+    pub(crate) fn recycle(&mut self, headers: Headers) {
+        if headers.capacity() <= RECYCLE_MAX {
+            self.spare = headers;
         }
     }
 

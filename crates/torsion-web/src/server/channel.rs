@@ -28,7 +28,7 @@ use super::request::{Request, ResponseFields};
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
 use crate::http::{
-    BodyDecoder, DateCache, Decoded, Framing, Parsed, RequestHead, RequestParser,
+    BodyDecoder, DateCache, Decoded, Framing, Headers, Parsed, RequestHead, RequestParser,
     ResponseHeadWriter, Version,
 };
 
@@ -355,9 +355,9 @@ impl Channel {
     }
 
     /// A request is dropped: keep its buffers for the next one on this connection.
-    pub(crate) fn recycle(&self, head: RequestHead, mut fields: ResponseFields) {
+    pub(crate) fn recycle(&self, headers: Headers, mut fields: ResponseFields) {
         if let Ok(mut parser) = self.parser.try_borrow_mut() {
-            parser.recycle(head);
+            parser.recycle(headers);
         }
         if fields.capacity() <= SPARE_FIELDS_MAX {
             fields.clear();

@@ -98,7 +98,7 @@ impl Drop for Inner {
         // Give the head's and the response's buffers to the next request on the connection.
         if let Some(channel) = self.channel.upgrade() {
             let fields = std::mem::take(&mut self.response.get_mut().headers);
-            channel.recycle(self.head.take(), fields);
+            channel.recycle(self.head.take_headers(), fields);
         }
     }
 }
