@@ -201,6 +201,28 @@ pub(crate) fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 
+/// True if every byte of `value` is allowed in a field value: eight bytes at a time, a
+/// word with a byte below SP or a DEL being looked at byte by byte (HTAB is allowed).
+pub(crate) fn is_field_value(value: &[u8]) -> bool {
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
+    const DELS: u64 = u64::from_le_bytes([0x7f; 8]);
+    let mut chunks = value.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Nonzero exactly when some byte is below 0x20, or is 0x7F.
+        let below_space = w.wrapping_sub(SPACES) & !w & HIGHS;
+        let del = (w ^ DELS).wrapping_sub(ONES) & !(w ^ DELS) & HIGHS;
+        if below_space | del != 0 && !chunk.iter().copied().all(is_field_value_byte) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().copied().all(is_field_value_byte)
+}
+
 /// `s` without the optional whitespace (SP, HTAB) around it.
 pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| b != b' ' && b != b'\t');
@@ -225,6 +247,23 @@ pub(crate) fn list_elements<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_are_checked_word_at_a_time_as_byte_by_byte() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut value = vec![b'a'; len];
+                    value[at] = b;
+                    if at + 1 < len {
+                        value[len - 1] = 0x80; // obs-text is allowed too
+                    }
+                    let bytewise = value.iter().copied().all(is_field_value_byte);
+                    assert_eq!(is_field_value(&value), bytewise, "{value:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_tchar_table_is_rfc_9110s_tchar() {

@@ -44,7 +44,7 @@ use std::time::SystemTime;
 
 use super::date::DateCache;
 use super::head::Framing;
-use super::headers::is_field_value_byte;
+use super::headers::is_field_value;
 use super::write::{push_checked_field, push_decimal, push_field, WriteError};
 use super::Version;
 
@@ -74,7 +74,7 @@ impl<'a> ResponseHeadWriter<'a> {
         let mut error = None;
         if !(100..=999).contains(&status) {
             error = Some(WriteError::InvalidStatus { status });
-        } else if !reason.bytes().all(is_field_value_byte) {
+        } else if !is_field_value(reason.as_bytes()) {
             error = Some(WriteError::InvalidReason);
         } else {
             out.reserve(128 + reason.len());
