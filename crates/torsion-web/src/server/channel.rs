@@ -312,10 +312,12 @@ impl Channel {
     /// Walks the path from the root to the resource that renders it.
     fn walk(&self, request: &Request) -> Option<Rc<dyn Resource>> {
         let mut resource = self.site.root.clone();
-        for raw in raw_segments(request.path()) {
-            if resource.is_leaf() {
+        // A leaf ends the walk before the next segment is even split off.
+        let mut segments = raw_segments(request.path());
+        while !resource.is_leaf() {
+            let Some(raw) = segments.next() else {
                 break;
-            }
+            };
             request.advance_prepath();
             resource = resource.get_child(&decode_segment(raw), request)?;
         }
