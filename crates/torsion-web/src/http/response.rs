@@ -110,7 +110,7 @@ impl<'a> ResponseHeadWriter<'a> {
     /// Adds `Date` for `now`, formatted through `dates`.
     pub fn date(&mut self, dates: &mut DateCache, now: SystemTime) -> &mut Self {
         if self.error.is_none() {
-            push_checked_field(self.out, "Date", dates.get(now));
+            self.out.extend_from_slice(dates.field_line(now));
         }
         self
     }
