@@ -34,7 +34,12 @@ pub struct DateCache {
     /// Seconds since the epoch that `value` shows; `None` before the first call.
     second: Option<u64>,
     value: [u8; DATE_LEN],
+    /// `value` as a whole field line, `Date: ...\r\n`, written in one copy.
+    line: [u8; DATE_LINE_LEN],
 }
+
+/// `Date: ` + the date + CRLF.
+const DATE_LINE_LEN: usize = 6 + DATE_LEN + 2;
 
 impl DateCache {
     /// An empty cache; the first [`get`](Self::get) formats.
@@ -42,6 +47,7 @@ impl DateCache {
         DateCache {
             second: None,
             value: [b' '; DATE_LEN],
+            line: [b' '; DATE_LINE_LEN],
         }
     }
 
@@ -55,8 +61,19 @@ impl DateCache {
         if self.second != Some(second) {
             self.value = format_imf_fixdate(second);
             self.second = Some(second);
+            let (name, rest) = self.line.split_at_mut(6);
+            name.copy_from_slice(b"Date: ");
+            let (date, crlf) = rest.split_at_mut(DATE_LEN);
+            date.copy_from_slice(&self.value);
+            crlf.copy_from_slice(b"\r\n");
         }
         &self.value
+    }
+
+    /// The whole `Date: ...\r\n` field line for `now`, from the same cache.
+    pub(crate) fn field_line(&mut self, now: SystemTime) -> &[u8; DATE_LINE_LEN] {
+        self.get(now);
+        &self.line
     }
 }
 
@@ -162,6 +179,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn the_field_line_follows_the_date() {
+        let mut dates = DateCache::new();
+        for secs in [784_111_777, 784_111_778, 0] {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            let expected = [&b"Date: "[..], &dates.get(now)[..], b"\r\n"].concat();
+            assert_eq!(&dates.field_line(now)[..], &expected[..]);
+        }
+    }
 
     fn at(seconds: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)

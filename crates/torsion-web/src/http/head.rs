@@ -55,6 +55,7 @@
 //! line; 431) and the number of fields (default [`DEFAULT_MAX_HEADERS`]; 431).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use super::headers::{is_tchar, list_elements, trim_ows, Headers, Span};
 use super::{Parsed, Version};
@@ -67,6 +68,10 @@ pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
 
 /// The most header fields accepted in one head (hyper's default too).
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// The most bytes of buffers a parser keeps from a recycled head (a connection holds
+/// them while idle): a typical head fits, a huge one is freed.
+pub(crate) const RECYCLE_MAX: usize = 2 * 1024;
 
 /// Size limits for a head; see the [module docs](self) for how each is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +113,8 @@ pub struct RequestHead {
 pub struct RequestParser {
     limits: HeadLimits,
     scanner: Scanner,
+    /// The buffers of a head given back by [`recycle`](Self::recycle), for the next one.
+    spare: Headers,
 }
 
 /// Why a head was rejected. [`status`](HeadError::status) is the response a server sends
@@ -243,6 +250,13 @@ impl RequestHead {
         &self.headers
     }
 
+    /// Takes the head's buffers, leaving it without method, target or fields.
+    pub(crate) fn take_headers(&mut self) -> Headers {
+        self.method = Span::default();
+        self.target = Span::default();
+        std::mem::take(&mut self.headers)
+    }
+
     /// How the request body is delimited: never [`Framing::UntilClose`].
     pub fn framing(&self) -> Framing {
         self.framing
@@ -283,12 +297,23 @@ impl RequestParser {
         RequestParser {
             limits,
             scanner: Scanner::default(),
+            spare: Headers::default(),
         }
     }
 
     /// The limits in force.
     pub fn limits(&self) -> HeadLimits {
         self.limits
+    }
+
+    /// Takes back the buffers of a head the caller is done with
+    /// ([`RequestHead::take_headers`]): the next head parsed reuses them instead of
+    /// allocating (a keep-alive connection's usual case). Buffers grown past
+    /// [`RECYCLE_MAX`] bytes are freed instead.
+    pub(crate) fn recycle(&mut self, headers: Headers) {
+        if headers.capacity() <= RECYCLE_MAX {
+            self.spare = headers;
+        }
     }
 
     /// Reads one request head from the start of `buf`, everything received since the last
@@ -302,7 +327,8 @@ impl RequestParser {
             return Ok(Parsed::Partial);
         };
         let head = buf.get(..end.len).unwrap_or_default(); // the scanner saw every byte of it
-        let value = parse_request(head, end.fields, &self.limits)?;
+        let spare = std::mem::take(&mut self.spare);
+        let value = parse_request(head, end.fields, &self.limits, spare)?;
         Ok(Parsed::Complete {
             value,
             consumed: end.len,
@@ -376,8 +402,9 @@ pub(crate) struct HeadEnd {
     pub(crate) fields: usize,
 }
 
-/// Where a head ends, found one byte at a time so that no byte is looked at twice and the
-/// limits hold however the bytes were split.
+/// Where a head ends, found so that no byte is looked at twice and the limits hold however
+/// the bytes were split: runs of bytes other than CR and LF are skipped a word at a time,
+/// and line endings checked one byte at a time.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Scanner {
     /// Bytes of the buffer already looked at.
@@ -406,7 +433,31 @@ impl Scanner {
             Some(i) => buf.get(i).copied().unwrap_or(0),
             None => 0,
         };
-        for (i, &b) in buf.iter().enumerate().skip(self.scanned) {
+        let mut i = self.scanned;
+        while let Some(&b) = buf.get(i) {
+            if prev != b'\r' && b != b'\r' && b != b'\n' {
+                // Jump over the run of ordinary bytes that breaks no limit: only CR, LF
+                // and the limits need the byte-by-byte rules below.
+                let stop = self.ordinary_limit(limits).min(buf.len());
+                let run = buf.get(i..stop).unwrap_or_default();
+                let n = find_line_end(run).unwrap_or(run.len());
+                if n > 0 {
+                    i += n;
+                    self.scanned = i;
+                    prev = b; // an ordinary byte, which is all `prev` is asked
+                    continue;
+                }
+            }
+            if b == b'\r' && prev != b'\r' && buf.get(i + 1) == Some(&b'\n') {
+                // The usual line ending, both bytes at once.
+                if let Some(end) = self.crlf(i, limits)? {
+                    return Ok(Some(end));
+                }
+                i += 2;
+                self.scanned = i;
+                prev = b'\n';
+                continue;
+            }
             self.scanned = i + 1;
             if prev == b'\r' && b != b'\n' {
                 return Err(HeadError::BareCarriageReturn);
@@ -458,9 +509,95 @@ impl Scanner {
                 });
             }
             prev = b;
+            i += 1;
         }
         Ok(None)
     }
+
+    /// Checks a CRLF at `cr`, `cr + 1` as the byte-by-byte rules would (the CR's limits,
+    /// then the line's end), and ends the line; `Some` when it ends the head.
+    fn crlf(&mut self, cr: usize, limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
+        let empty = cr == self.line_start;
+        if !self.in_fields && cr - self.line_start > limits.max_start_line {
+            return Err(HeadError::StartLineTooLong {
+                max: limits.max_start_line,
+            });
+        }
+        // After the CR: its LF, plus a blank line's CRLF unless this is the blank line.
+        let needed = if self.in_fields && empty { 1 } else { 3 };
+        if cr + 1 + needed > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
+        }
+        self.line_start = cr + 2;
+        if !self.in_fields {
+            // An empty line before the request line is skipped (RFC 9112 §2.2).
+            self.in_fields = !empty;
+        } else if empty {
+            return Ok(Some(HeadEnd {
+                len: cr + 2,
+                fields: self.fields,
+            }));
+        } else {
+            self.fields += 1;
+            if self.fields > limits.max_headers {
+                return Err(HeadError::TooManyHeaders {
+                    max: limits.max_headers,
+                });
+            }
+        }
+        if cr + 4 > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
+        }
+        Ok(None)
+    }
+
+    /// The first offset at which a byte other than CR or LF would break the start-line or
+    /// head-size limit, given the line being scanned.
+    fn ordinary_limit(&self, limits: &HeadLimits) -> usize {
+        // A byte at `i` needs 4 more after it: `i + 1 + 4 > max_head_size` fails.
+        let head = limits.max_head_size.saturating_sub(4);
+        if self.in_fields {
+            head
+        } else {
+            // `i + 1 - line_start > max_start_line` fails.
+            head.min(self.line_start.saturating_add(limits.max_start_line))
+        }
+    }
+}
+
+/// The offset of the first CR or LF in `bytes`, eight bytes at a time.
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if let Some(at) = line_end_in_word(word) {
+            return Some(offset + at);
+        }
+        offset += 8;
+    }
+    // The last 0-7 bytes, padded with NULs (neither CR nor LF).
+    let mut word = [0u8; 8];
+    let rest = chunks.remainder();
+    word.get_mut(..rest.len())?.copy_from_slice(rest);
+    line_end_in_word(word).map(|at| offset + at)
+}
+
+/// The index of the first CR or LF in `word`.
+fn line_end_in_word(word: [u8; 8]) -> Option<usize> {
+    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+    const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
+    const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
+    // The high bit of each byte of `w` that is zero, and no other bit (no carries).
+    let zeros = |w: u64| !((w & LOWS).wrapping_add(LOWS) | w | LOWS);
+    let w = u64::from_le_bytes(word);
+    let found = zeros(w ^ CR) | zeros(w ^ LF);
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
 }
 
 /// Parses a complete request head of at most `fields` fields and checks what `httparse`
@@ -469,17 +606,20 @@ fn parse_request(
     head: &[u8],
     fields: usize,
     limits: &HeadLimits,
+    spare: Headers,
 ) -> Result<RequestHead, HeadError> {
-    let mut storage = [httparse::EMPTY_HEADER; 32];
+    // Slots httparse fills in; left uninitialized, which would otherwise cost more than
+    // parsing a small head.
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if fields <= storage.len() {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if fields <= storage.len() {
         &mut storage
     } else {
-        heap.resize(fields, httparse::EMPTY_HEADER);
+        heap.resize(fields, MaybeUninit::uninit());
         &mut heap
     };
-    let mut request = httparse::Request::new(slots);
-    match request.parse(head) {
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(head, slots) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(HeadError::InvalidRequestLine),
         Err(error) => return Err(diagnose(head, error, true, limits)),
@@ -511,7 +651,7 @@ fn parse_request(
             Some(n) => Framing::Length(n),
         }
     };
-    let mut headers = Headers::with_capacity(head.len(), request.headers.len());
+    let mut headers = spare.reuse(head.len(), request.headers.len());
     let method = headers.push_text(method);
     let target = headers.push_text(target);
     for field in request.headers.iter() {

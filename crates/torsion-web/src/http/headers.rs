@@ -12,25 +12,28 @@
 //!
 //! Names are tokens (RFC 9110 §5.1), so they are ASCII and handed out as `&str`; values
 //! may carry obs-text (bytes 0x80-0xFF) and are handed out as bytes, with the optional
-//! whitespace around them removed. A parsed head copies its names and values once into
-//! one buffer instead of allocating a string per field.
+//! whitespace around them removed. A parsed head copies its names (and its method and
+//! target) once into one string and its values into one buffer, instead of allocating a
+//! string per field.
 
 use std::fmt;
 
 /// The header fields of one head or trailer section, in the order they came.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    /// Every name and value (and, for a head, its method, target or reason), back to back.
-    raw: Vec<u8>,
+    /// Every name (and, for a head, its method, target or reason), back to back: text
+    /// handed out as `&str` without checking it again.
+    text: String,
+    /// Every value, back to back.
+    values: Vec<u8>,
     fields: Vec<Field>,
 }
 
-/// Where one field lies in `raw`: its name is `start..value`, its value `value..end`.
+/// Where one field lies: its name in `text`, its value in `values`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Field {
-    start: usize,
-    value: usize,
-    end: usize,
+    name: Span,
+    value: Span,
 }
 
 /// A piece of text held in a [`Headers`] buffer besides the fields (a method, a target).
@@ -60,8 +63,10 @@ impl Headers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
         self.fields.iter().map(|field| {
             (
-                self.str_at(field.start, field.value),
-                self.bytes_at(field.value, field.end),
+                self.text(field.name),
+                self.values
+                    .get(field.value.start..field.value.end)
+                    .unwrap_or_default(),
             )
         })
     }
@@ -88,46 +93,56 @@ impl Headers {
     /// An empty set with room for `bytes` of text and `fields` fields.
     pub(crate) fn with_capacity(bytes: usize, fields: usize) -> Self {
         Headers {
-            raw: Vec::with_capacity(bytes),
+            text: String::with_capacity(bytes),
+            values: Vec::with_capacity(bytes),
             fields: Vec::with_capacity(fields),
         }
     }
 
+    /// `self` emptied, keeping its allocations, with room for `bytes` of text and
+    /// `fields` fields.
+    pub(crate) fn reuse(mut self, bytes: usize, fields: usize) -> Self {
+        self.text.clear();
+        self.values.clear();
+        self.fields.clear();
+        self.text.reserve(bytes);
+        self.values.reserve(bytes);
+        self.fields.reserve(fields);
+        self
+    }
+
+    /// Bytes the buffers hold room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.text.capacity()
+            + self.values.capacity()
+            + self.fields.capacity() * std::mem::size_of::<Field>()
+    }
+
     /// Appends a field. The caller has validated the name as a token.
     pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
-        let start = self.raw.len();
-        self.raw.extend_from_slice(name.as_bytes());
-        let value_start = self.raw.len();
-        self.raw.extend_from_slice(value);
-        self.fields.push(Field {
+        let name = self.push_text(name);
+        let start = self.values.len();
+        self.values.extend_from_slice(value);
+        let value = Span {
             start,
-            value: value_start,
-            end: self.raw.len(),
-        });
+            end: self.values.len(),
+        };
+        self.fields.push(Field { name, value });
     }
 
     /// Keeps `text` in the buffer, outside the fields.
     pub(crate) fn push_text(&mut self, text: &str) -> Span {
-        let start = self.raw.len();
-        self.raw.extend_from_slice(text.as_bytes());
+        let start = self.text.len();
+        self.text.push_str(text);
         Span {
             start,
-            end: self.raw.len(),
+            end: self.text.len(),
         }
     }
 
     /// Text kept by [`push_text`](Self::push_text).
     pub(crate) fn text(&self, span: Span) -> &str {
-        self.str_at(span.start, span.end)
-    }
-
-    fn bytes_at(&self, start: usize, end: usize) -> &[u8] {
-        self.raw.get(start..end).unwrap_or_default()
-    }
-
-    fn str_at(&self, start: usize, end: usize) -> &str {
-        // Only `&str`s were copied between these offsets, so this never falls back.
-        std::str::from_utf8(self.bytes_at(start, end)).unwrap_or_default()
+        self.text.get(span.start..span.end).unwrap_or_default()
     }
 }
 
@@ -144,8 +159,37 @@ impl fmt::Debug for Headers {
 
 /// True for `tchar` (RFC 9110 §5.6.2), the bytes of a token such as a method or field name.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// `TCHAR[b]`: whether `b` is a `tchar`, one lookup instead of a search of the symbols.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// True if `s` is a non-empty token.
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -155,6 +199,28 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// True for a byte allowed in a field value: VCHAR, SP, HTAB and obs-text (RFC 9110 §5.5).
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+/// True if every byte of `value` is allowed in a field value: eight bytes at a time, a
+/// word with a byte below SP or a DEL being looked at byte by byte (HTAB is allowed).
+pub(crate) fn is_field_value(value: &[u8]) -> bool {
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
+    const DELS: u64 = u64::from_le_bytes([0x7f; 8]);
+    let mut chunks = value.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Nonzero exactly when some byte is below 0x20, or is 0x7F.
+        let below_space = w.wrapping_sub(SPACES) & !w & HIGHS;
+        let del = (w ^ DELS).wrapping_sub(ONES) & !(w ^ DELS) & HIGHS;
+        if below_space | del != 0 && !chunk.iter().copied().all(is_field_value_byte) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().copied().all(is_field_value_byte)
 }
 
 /// `s` without the optional whitespace (SP, HTAB) around it.
@@ -181,6 +247,31 @@ pub(crate) fn list_elements<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_are_checked_word_at_a_time_as_byte_by_byte() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut value = vec![b'a'; len];
+                    value[at] = b;
+                    if at + 1 < len {
+                        value[len - 1] = 0x80; // obs-text is allowed too
+                    }
+                    let bytewise = value.iter().copied().all(is_field_value_byte);
+                    assert_eq!(is_field_value(&value), bytewise, "{value:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_tchar_table_is_rfc_9110s_tchar() {
+        for b in 0..=255u8 {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), tchar, "{b:#04x}");
+        }
+    }
 
     #[test]
     fn lookups_ignore_case_and_keep_order() {

@@ -44,7 +44,7 @@ use std::time::SystemTime;
 
 use super::date::DateCache;
 use super::head::Framing;
-use super::headers::is_field_value_byte;
+use super::headers::is_field_value;
 use super::write::{push_checked_field, push_decimal, push_field, WriteError};
 use super::Version;
 
@@ -74,14 +74,15 @@ impl<'a> ResponseHeadWriter<'a> {
         let mut error = None;
         if !(100..=999).contains(&status) {
             error = Some(WriteError::InvalidStatus { status });
-        } else if !reason.bytes().all(is_field_value_byte) {
+        } else if !is_field_value(reason.as_bytes()) {
             error = Some(WriteError::InvalidReason);
         } else {
             out.reserve(128 + reason.len());
             out.extend_from_slice(version.as_str().as_bytes());
             out.push(b' ');
-            push_decimal(out, u64::from(status));
-            out.push(b' ');
+            // Three digits, 100..=999 as checked above.
+            let digit = |n: u16| b'0' + (n % 10) as u8;
+            out.extend_from_slice(&[digit(status / 100), digit(status / 10), digit(status), b' ']);
             out.extend_from_slice(reason.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
@@ -109,7 +110,7 @@ impl<'a> ResponseHeadWriter<'a> {
     /// Adds `Date` for `now`, formatted through `dates`.
     pub fn date(&mut self, dates: &mut DateCache, now: SystemTime) -> &mut Self {
         if self.error.is_none() {
-            push_checked_field(self.out, "Date", dates.get(now));
+            self.out.extend_from_slice(dates.field_line(now));
         }
         self
     }

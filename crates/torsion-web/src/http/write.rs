@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::headers::{is_field_value_byte, is_token};
+use super::headers::{is_field_value, is_token};
 
 /// Why a writer refused a head or trailer; nothing of it was written.
 #[non_exhaustive]
@@ -95,7 +95,7 @@ pub(crate) fn check_field(name: &str, value: &[u8]) -> Result<(), WriteError> {
             name: name.to_owned(),
         });
     }
-    if !value.iter().copied().all(is_field_value_byte) {
+    if !is_field_value(value) {
         return Err(WriteError::InvalidHeaderValue {
             name: name.to_owned(),
         });

@@ -24,11 +24,11 @@ use torsion::{DelayedCall, Failure};
 
 use super::html::error_page;
 use super::path::{decode_segment, raw_segments};
-use super::request::Request;
+use super::request::{Request, ResponseFields};
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
 use crate::http::{
-    BodyDecoder, DateCache, Decoded, Framing, Parsed, RequestHead, RequestParser,
+    BodyDecoder, DateCache, Decoded, Framing, Headers, Parsed, RequestHead, RequestParser,
     ResponseHeadWriter, Version,
 };
 
@@ -55,7 +55,12 @@ pub(crate) struct Channel {
     timer: RefCell<Option<DelayedCall>>,
     /// When the current deadline falls, and what it is.
     deadline: Cell<Option<(Duration, Deadline)>>,
+    /// The response field list of the last request, emptied, for the next one.
+    spare_fields: RefCell<ResponseFields>,
 }
+
+/// The most response fields a connection keeps room for between requests.
+const SPARE_FIELDS_MAX: usize = 16;
 
 /// What the connection waits for.
 enum State {
@@ -107,6 +112,7 @@ impl HttpChannel {
                 paused: Cell::new(false),
                 timer: RefCell::new(None),
                 deadline: Cell::new(None),
+                spare_fields: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -258,7 +264,8 @@ impl Channel {
     fn head_received(self: &Rc<Self>, head: RequestHead) {
         self.deadline.set(None);
         let peer = self.peer.borrow().clone().unwrap_or(Address::Unix(None));
-        let request = Request::new(head, peer, Rc::downgrade(self));
+        let fields = std::mem::take(&mut *self.spare_fields.borrow_mut());
+        let request = Request::new(head, peer, Rc::downgrade(self), fields);
         let walked = catch_unwind(AssertUnwindSafe(|| self.walk(&request)));
         let resource = match walked {
             Ok(Some(resource)) => resource,
@@ -305,10 +312,12 @@ impl Channel {
     /// Walks the path from the root to the resource that renders it.
     fn walk(&self, request: &Request) -> Option<Rc<dyn Resource>> {
         let mut resource = self.site.root.clone();
-        for raw in raw_segments(request.path()) {
-            if resource.is_leaf() {
+        // A leaf ends the walk before the next segment is even split off.
+        let mut segments = raw_segments(request.path());
+        while !resource.is_leaf() {
+            let Some(raw) = segments.next() else {
                 break;
-            }
+            };
             request.advance_prepath();
             resource = resource.get_child(&decode_segment(raw), request)?;
         }
@@ -344,6 +353,19 @@ impl Channel {
                     });
             }
             Err(panic) => request.fail(&Failure::from_panic(panic)),
+        }
+    }
+
+    /// A request is dropped: keep its buffers for the next one on this connection.
+    pub(crate) fn recycle(&self, headers: Headers, mut fields: ResponseFields) {
+        if let Ok(mut parser) = self.parser.try_borrow_mut() {
+            parser.recycle(headers);
+        }
+        if fields.capacity() <= SPARE_FIELDS_MAX {
+            fields.clear();
+            if let Ok(mut spare) = self.spare_fields.try_borrow_mut() {
+                *spare = fields;
+            }
         }
     }
 

@@ -15,8 +15,9 @@
 /// path of an absolute-form target (`http://host/a/b?q`, `/` when it has none), and
 /// the target itself otherwise (`*`, `host:port`).
 pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // A byte search: `split_once('?')` goes through the general pattern machinery.
+    let (path, query) = match target.bytes().position(|b| b == b'?') {
+        Some(at) => (target.get(..at).unwrap_or_default(), target.get(at + 1..)),
         None => (target, None),
     };
     if path.starts_with('/') {

@@ -53,6 +53,9 @@ use crate::http::{
 /// one goes out with the head in one `writev` instead, uncopied.
 const COPY_BODY_MAX: usize = 16 * 1024;
 
+/// The response fields a resource sets, in order.
+pub(crate) type ResponseFields = Vec<(Cow<'static, str>, Cow<'static, [u8]>)>;
+
 /// A request being answered; see the [module docs](self).
 #[derive(Clone)]
 pub struct Request {
@@ -90,10 +93,20 @@ struct Inner {
     waiting: RefCell<Vec<Resolver<()>>>,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Give the head's and the response's buffers to the next request on the connection.
+        if let Some(channel) = self.channel.upgrade() {
+            let fields = std::mem::take(&mut self.response.get_mut().headers);
+            channel.recycle(self.head.take_headers(), fields);
+        }
+    }
+}
+
 /// The response as the resource builds it.
 struct Response {
     status: u16,
-    headers: Vec<(Cow<'static, str>, Cow<'static, [u8]>)>,
+    headers: ResponseFields,
     content_length: Option<u64>,
     framing: Framing,
     /// Body bytes written (not counting chunk framing).
@@ -120,8 +133,13 @@ thread_local! {
 }
 
 impl Request {
-    /// A request for `head`, served on `channel`.
-    pub(crate) fn new(head: RequestHead, client: Address, channel: Weak<Channel>) -> Request {
+    /// A request for `head`, served on `channel`; `fields` is an empty list to hold the response fields (the last request's, reused).
+    pub(crate) fn new(
+        head: RequestHead,
+        client: Address,
+        channel: Weak<Channel>,
+        fields: ResponseFields,
+    ) -> Request {
         let (path, _) = split_target(head.target());
         let start = path.as_ptr() as usize - head.target().as_ptr() as usize;
         Request {
@@ -135,7 +153,7 @@ impl Request {
                 body: RefCell::new(Vec::new()),
                 response: RefCell::new(Response {
                     status: 200,
-                    headers: Vec::new(),
+                    headers: fields,
                     content_length: None,
                     framing: Framing::Empty,
                     sent: 0,

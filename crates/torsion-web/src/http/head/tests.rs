@@ -639,3 +639,141 @@ fn errors_name_their_status_and_read_as_messages() {
         );
     }
 }
+
+/// The scanner as it was, one byte at a time: the reference the word-at-a-time one must match.
+fn reference_scan(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
+    let (mut line_start, mut in_fields, mut fields, mut prev) = (0, false, 0, 0);
+    for (i, &b) in buf.iter().enumerate() {
+        if prev == b'\r' && b != b'\n' {
+            return Err(HeadError::BareCarriageReturn);
+        }
+        let mut needed = 4;
+        if b == b'\n' {
+            if prev != b'\r' {
+                return Err(HeadError::BareLineFeed);
+            }
+            let empty = i - 1 == line_start;
+            line_start = i + 1;
+            needed = 2;
+            if !in_fields {
+                in_fields = !empty;
+            } else if empty {
+                return Ok(Some(HeadEnd { len: i + 1, fields }));
+            } else {
+                fields += 1;
+                if fields > limits.max_headers {
+                    return Err(HeadError::TooManyHeaders {
+                        max: limits.max_headers,
+                    });
+                }
+            }
+        } else if b == b'\r' {
+            needed = if in_fields && i == line_start { 1 } else { 3 };
+        }
+        if !in_fields && b != b'\n' {
+            let len = i + 1 - line_start - usize::from(b == b'\r');
+            if len > limits.max_start_line {
+                return Err(HeadError::StartLineTooLong {
+                    max: limits.max_start_line,
+                });
+            }
+        }
+        if i + 1 + needed > limits.max_head_size {
+            return Err(HeadError::HeadTooLarge {
+                max: limits.max_head_size,
+            });
+        }
+        prev = b;
+    }
+    Ok(None)
+}
+
+#[test]
+fn the_scanner_matches_the_bytewise_reference_on_every_short_input() {
+    let alphabet = b"a\r\n:";
+    let limits = [
+        HeadLimits::default(),
+        HeadLimits::default()
+            .with_max_start_line(3)
+            .with_max_head_size(9)
+            .with_max_headers(1),
+        HeadLimits::default()
+            .with_max_start_line(9)
+            .with_max_head_size(3),
+        HeadLimits::default()
+            .with_max_start_line(1)
+            .with_max_head_size(12),
+        HeadLimits::default()
+            .with_max_start_line(27)
+            .with_max_head_size(30),
+    ];
+    let mut input = Vec::new();
+    for len in 0..=8u32 {
+        for mut n in 0..alphabet.len().pow(len) {
+            input.clear();
+            for _ in 0..len {
+                input.push(alphabet[n % alphabet.len()]);
+                n /= alphabet.len();
+            }
+            // Long ordinary runs too, where the word-at-a-time search does the work.
+            let long = [b"GET /aaaaaaaaaaaaaaaaaaa".as_slice(), &input].concat();
+            for input in [&input, &long] {
+                for limits in &limits {
+                    let expected = format!("{:?}", reference_scan(input, limits));
+                    let whole = Scanner::default().scan(input, limits);
+                    assert_eq!(format!("{whole:?}"), expected, "{input:?} {limits:?}");
+                    let mut scanner = Scanner::default();
+                    let mut bytewise = Ok(None);
+                    for end in 1..=input.len() {
+                        bytewise = scanner.scan(&input[..end], limits);
+                        if !matches!(bytewise, Ok(None)) {
+                            break;
+                        }
+                    }
+                    assert_eq!(format!("{bytewise:?}"), expected, "{input:?} {limits:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_recycled_head_leaves_nothing_in_the_next() {
+    let first = b"POST /a/long/path?q=1 HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\nContent-Length: 3\r\n\r\n";
+    let second = b"GET / HTTP/1.1\r\nHost: b\r\n\r\n";
+    let mut parser = RequestParser::new();
+    let Ok(Parsed::Complete { mut value, .. }) = parser.parse(first) else {
+        panic!("first head");
+    };
+    parser.recycle(value.take_headers());
+    let reused = parser.parse(second);
+    assert_eq!(reused, RequestParser::new().parse(second));
+    let Ok(Parsed::Complete { value, .. }) = reused else {
+        panic!("second head");
+    };
+    assert_eq!((value.method(), value.target()), ("GET", "/"));
+    assert_eq!(value.headers().iter().count(), 1);
+}
+
+#[test]
+fn find_line_end_finds_the_first_cr_or_lf_and_nothing_else() {
+    // Fillers one bit away from CR or LF, and bytes with the high bit set.
+    let fillers = [b'a', 0x8d, 0x8a, 0x0c, 0x0e, 0x0b, 0x09, 0xff, 0x00, 0x2d];
+    for len in 0..20 {
+        for (k, &filler) in fillers.iter().enumerate() {
+            let mut bytes: Vec<u8> = (0..len).map(|i| fillers[(i + k) % fillers.len()]).collect();
+            assert_eq!(find_line_end(&bytes), None, "{bytes:?}");
+            bytes.fill(filler);
+            for at in 0..len {
+                for end in [b'\r', b'\n'] {
+                    let mut with = bytes.clone();
+                    with[at] = end;
+                    if at + 1 < len {
+                        with[len - 1] = b'\n'; // a later one must not win
+                    }
+                    assert_eq!(find_line_end(&with), Some(at), "{with:?}");
+                }
+            }
+        }
+    }
+}
