@@ -4,13 +4,7 @@
 
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use std::{
-    cell::RefCell,
-    rc::Rc,
-    sync::{mpsc, Arc, Mutex},
-    thread,
-    time::Duration,
-};
+use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use torsion::{
     defer::{Deferred, DeferredQueue},
@@ -28,29 +22,12 @@ pub fn reactor() -> Reactor {
         .expect("build a test reactor")
 }
 
+/// How long a test's loop may run before the watchdog stops it and fails the test.
 const WATCHDOG: Duration = Duration::from_secs(20);
 
-/// Runs `reactor` until it stops; fails the test if a watchdog had to stop it.
+/// Runs `reactor` until it stops, failing the test instead of hanging if it does not.
 pub fn run(reactor: &Reactor) {
-    let (done, wait) = mpsc::channel::<()>();
-    let handle = reactor.handle();
-    let fired = Arc::new(Mutex::new(false));
-    let watchdog = thread::spawn({
-        let fired = fired.clone();
-        move || {
-            if wait.recv_timeout(WATCHDOG) == Err(mpsc::RecvTimeoutError::Timeout) {
-                *fired.lock().unwrap() = true;
-                handle.stop();
-            }
-        }
-    });
-    reactor.run();
-    let _ = done.send(());
-    watchdog.join().unwrap();
-    assert!(
-        !*fired.lock().unwrap(),
-        "the watchdog had to stop the reactor"
-    );
+    torsion::testing::run_with_watchdog(reactor, WATCHDOG);
 }
 
 /// Runs the reactor until `d` fires and gives its result.

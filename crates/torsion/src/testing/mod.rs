@@ -20,12 +20,14 @@ mod logs;
 pub mod loopback;
 pub mod memory_reactor;
 pub mod string_transport;
+mod watchdog;
 
 pub use clean::{assert_clean, check_clean, Dirty};
 pub use logs::{capture_logs, CapturedEvent};
 pub use loopback::{End, LoopbackPump};
 pub use memory_reactor::{MemoryReactor, TcpClient, TcpServer, UnixClient, UnixServer};
 pub use string_transport::StringTransport;
+pub use watchdog::run_with_watchdog;
 
 /// The fake clock, here too because tests look for it here (Twisted's `task.Clock`).
 pub use crate::task::Clock;

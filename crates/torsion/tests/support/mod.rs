@@ -5,11 +5,7 @@
 
 pub mod net;
 
-use std::{
-    sync::{mpsc, Arc, Mutex},
-    thread,
-    time::Duration,
-};
+use std::time::Duration;
 
 use torsion::{
     reactor::{Backend, Reactor},
@@ -51,28 +47,9 @@ pub fn reactor(backend: Backend) -> Reactor {
 /// How long a test's loop may run before the watchdog stops it and fails the test.
 const WATCHDOG: Duration = Duration::from_secs(20);
 
-/// Runs `reactor` until it stops, failing the test if it has not stopped within the
-/// watchdog's time (a broken loop fails instead of hanging the suite).
+/// Runs `reactor` until it stops, failing the test instead of hanging if it does not.
 pub fn run(reactor: &Reactor) {
-    let (done, wait) = mpsc::channel::<()>();
-    let handle = reactor.handle();
-    let fired = Arc::new(Mutex::new(false));
-    let watchdog = thread::spawn({
-        let fired = fired.clone();
-        move || {
-            if wait.recv_timeout(WATCHDOG) == Err(mpsc::RecvTimeoutError::Timeout) {
-                *fired.lock().unwrap() = true;
-                handle.stop();
-            }
-        }
-    });
-    reactor.run();
-    let _ = done.send(());
-    watchdog.join().unwrap();
-    assert!(
-        !*fired.lock().unwrap(),
-        "the watchdog had to stop the reactor"
-    );
+    torsion::testing::run_with_watchdog(reactor, WATCHDOG);
 }
 
 #[allow(unused_imports)] // Not every test file captures logs.
