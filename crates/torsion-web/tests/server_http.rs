@@ -137,6 +137,63 @@ fn pipelined_responses_keep_request_order_when_the_first_is_slow() {
 }
 
 #[test]
+fn a_request_a_resource_keeps_is_not_reused_for_the_next_one() {
+    // The connection reuses a finished request's memory for the next head only when no
+    // one else holds it: requests kept here must keep their own method, target and
+    // headers while later requests on the same connection are served.
+    let kept: Rc<std::cell::RefCell<Vec<Request>>> = Rc::default();
+    let root = Tree::new();
+    let store = kept.clone();
+    root.put_child(
+        "keep",
+        Rc::new(FnResource::new(move |request: &Request| {
+            if request.arg("keep").is_some() {
+                store.borrow_mut().push(request.clone());
+            }
+            let seen: Vec<String> = store
+                .borrow()
+                .iter()
+                .map(|r| {
+                    let tag = r.header("x-tag").unwrap_or_default();
+                    format!(
+                        "{} {} {}",
+                        r.method(),
+                        r.uri(),
+                        String::from_utf8_lossy(tag)
+                    )
+                })
+                .collect();
+            Render::from(seen.join(","))
+        })),
+    );
+    with_server(root, |addr| {
+        let mut client = Reader::connect(addr);
+        // Pipelined and one at a time, kept and not kept, in turn.
+        client.send(
+            b"GET /keep?keep=1 HTTP/1.1\r\nHost: t\r\nX-Tag: a\r\n\r\n\
+              GET /keep?n=2 HTTP/1.1\r\nHost: t\r\nX-Tag: b\r\n\r\n",
+        );
+        assert_eq!(client.response().text(), "GET /keep?keep=1 a");
+        assert_eq!(client.response().text(), "GET /keep?keep=1 a");
+        client.send(
+            b"GET /keep?keep=2&long=xxxxxxxxxxxxxxxxxxxx HTTP/1.1\r\nHost: t\r\nX-Tag: c\r\n\r\n",
+        );
+        assert_eq!(
+            client.response().text(),
+            "GET /keep?keep=1 a,GET /keep?keep=2&long=xxxxxxxxxxxxxxxxxxxx c"
+        );
+        for tag in ["d", "e", "f"] {
+            client
+                .send(format!("GET /keep HTTP/1.1\r\nHost: t\r\nX-Tag: {tag}\r\n\r\n").as_bytes());
+            assert_eq!(
+                client.response().text(),
+                "GET /keep?keep=1 a,GET /keep?keep=2&long=xxxxxxxxxxxxxxxxxxxx c"
+            );
+        }
+    });
+}
+
+#[test]
 fn chunked_bodies_in_and_out() {
     with_server(site(), |addr| {
         let mut client = Reader::connect(addr);

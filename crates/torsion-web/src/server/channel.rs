@@ -24,7 +24,7 @@ use torsion::{DelayedCall, Failure};
 
 use super::html::error_page;
 use super::path::{decode_segment, raw_segments};
-use super::request::{Request, ResponseFields};
+use super::request::Request;
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
 use crate::http::{
@@ -55,12 +55,11 @@ pub(crate) struct Channel {
     timer: RefCell<Option<DelayedCall>>,
     /// When the current deadline falls, and what it is.
     deadline: Cell<Option<(Duration, Deadline)>>,
-    /// The response field list of the last request, emptied, for the next one.
-    spare_fields: RefCell<ResponseFields>,
+    /// The last request, once its response is complete; it may still be shared.
+    finished: RefCell<Option<Request>>,
+    /// The last request reclaimed (no one else held it), emptied, for the next head.
+    spare: RefCell<Option<Request>>,
 }
-
-/// The most response fields a connection keeps room for between requests.
-const SPARE_FIELDS_MAX: usize = 16;
 
 /// What the connection waits for.
 enum State {
@@ -112,7 +111,8 @@ impl HttpChannel {
                 paused: Cell::new(false),
                 timer: RefCell::new(None),
                 deadline: Cell::new(None),
-                spare_fields: RefCell::new(Vec::new()),
+                finished: RefCell::new(None),
+                spare: RefCell::new(None),
             }),
         }
     }
@@ -199,6 +199,11 @@ impl Channel {
             }
         }
         self.processing.set(was_processing);
+        if !was_processing {
+            // The last response's request is usually free now: keep it for the next head
+            // rather than its buffers waiting with it.
+            self.reclaim_finished();
+        }
         pos
     }
 
@@ -206,6 +211,7 @@ impl Channel {
         if rest.is_empty() {
             return Next::Stop(0);
         }
+        self.reclaim_finished();
         let parsed = self.parser.borrow_mut().parse(rest);
         match parsed {
             Ok(Parsed::Complete { value, consumed }) => {
@@ -263,9 +269,15 @@ impl Channel {
     /// 413), then render now or read the body first.
     fn head_received(self: &Rc<Self>, head: RequestHead) {
         self.deadline.set(None);
-        let peer = self.peer.borrow().clone().unwrap_or(Address::Unix(None));
-        let fields = std::mem::take(&mut *self.spare_fields.borrow_mut());
-        let request = Request::new(head, peer, Rc::downgrade(self), fields);
+        let received = self.loop_time();
+        let spare = self.spare.borrow_mut().take();
+        let request = match spare {
+            Some(request) => request.renew(head, received),
+            None => {
+                let peer = self.peer.borrow().clone().unwrap_or(Address::Unix(None));
+                Request::new(head, peer, Rc::downgrade(self), received)
+            }
+        };
         let walked = catch_unwind(AssertUnwindSafe(|| self.walk(&request)));
         let resource = match walked {
             Ok(Some(resource)) => resource,
@@ -356,17 +368,33 @@ impl Channel {
         }
     }
 
-    /// A request is dropped: keep its buffers for the next one on this connection.
-    pub(crate) fn recycle(&self, headers: Headers, mut fields: ResponseFields) {
+    /// A request is dropped: keep its head's buffers for the next one on this connection.
+    pub(crate) fn recycle(&self, headers: Headers) {
+        if headers.capacity() == 0 {
+            return; // a reclaimed request's: the parser already has them
+        }
         if let Ok(mut parser) = self.parser.try_borrow_mut() {
             parser.recycle(headers);
         }
-        if fields.capacity() <= SPARE_FIELDS_MAX {
-            fields.clear();
-            if let Ok(mut spare) = self.spare_fields.try_borrow_mut() {
-                *spare = fields;
-            }
+    }
+
+    /// Takes the last request back for the next head if no one else holds it any more
+    /// (the usual case): no allocation per request on a keep-alive connection.
+    fn reclaim_finished(&self) {
+        let Some(finished) = self.finished.borrow_mut().take() else {
+            return;
+        };
+        // Dropped here if still shared; its last holder's drop recycles its buffers.
+        if let Some((request, headers)) = finished.reclaim() {
+            self.recycle(headers);
+            *self.spare.borrow_mut() = Some(request);
         }
+    }
+
+    /// The site clock's time as of the loop's last look at it: cheap, for deadlines and
+    /// the time a request arrived.
+    pub(crate) fn loop_time(&self) -> Duration {
+        self.site.clock.seconds()
     }
 
     /// The current response is complete: read the next request, or close.
@@ -377,7 +405,10 @@ impl Channel {
         if !keep_alive {
             return self.close();
         }
-        *self.state.borrow_mut() = State::AwaitingHead;
+        let old = std::mem::replace(&mut *self.state.borrow_mut(), State::AwaitingHead);
+        if let State::Responding(request) = old {
+            *self.finished.borrow_mut() = Some(request);
+        }
         self.set_deadline(Deadline::Idle, self.site.config.idle_timeout);
         if !self.processing.get() {
             self.resume();
@@ -446,6 +477,8 @@ impl Channel {
             let _ = timer.cancel();
         }
         *self.buf.borrow_mut() = Vec::new();
+        self.finished.borrow_mut().take();
+        self.spare.borrow_mut().take();
         self.transport.borrow_mut().take();
     }
 

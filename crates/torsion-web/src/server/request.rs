@@ -35,7 +35,7 @@ use std::error::Error;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::rc::{Rc, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use torsion::defer::{fail, succeed, Resolver};
 use torsion::net::{Address, Producer};
@@ -80,7 +80,8 @@ struct Inner {
     /// The end of the path in the target (where `?` or the target ends).
     path: (usize, usize),
     client: Address,
-    received: SystemTime,
+    /// When the head arrived, on the site's clock ([`Channel::loop_time`]).
+    received: Duration,
     channel: Weak<Channel>,
     /// How many segments of the path the walk to the resource consumed.
     prepath_len: Cell<usize>,
@@ -95,12 +96,52 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Give the head's and the response's buffers to the next request on the connection.
+        // Give the head's buffers to the next request on the connection.
         if let Some(channel) = self.channel.upgrade() {
-            let fields = std::mem::take(&mut self.response.get_mut().headers);
-            channel.recycle(self.head.take_headers(), fields);
+            channel.recycle(self.head.take_headers());
         }
     }
+}
+
+impl Inner {
+    /// Empties a finished request for reuse, keeping small buffers; returns its head's.
+    fn clear(&mut self) -> Headers {
+        let response = self.response.get_mut();
+        response.headers.clear();
+        if response.headers.capacity() > SPARE_FIELDS_MAX {
+            response.headers = Vec::new();
+        }
+        // A body buffer is not kept: an idle connection holds none.
+        *self.body.get_mut() = Vec::new();
+        self.waiting.get_mut().clear();
+        self.head.take_headers()
+    }
+
+    /// Starts a cleared request over for `head`.
+    fn reset(&mut self, head: RequestHead, received: Duration) {
+        self.path = path_span(&head);
+        self.head = head;
+        self.received = received;
+        self.prepath_len.set(0);
+        let response = self.response.get_mut();
+        response.status = 200;
+        response.content_length = None;
+        response.framing = Framing::Empty;
+        response.sent = 0;
+        self.phase.set(Phase::Pending);
+        self.must_close.set(false);
+    }
+}
+
+/// The most response fields a reused request keeps room for.
+const SPARE_FIELDS_MAX: usize = 16;
+
+/// Where the path lies in `head`'s target.
+fn path_span(head: &RequestHead) -> (usize, usize) {
+    let target = head.target();
+    let (path, _) = split_target(target);
+    let start = path.as_ptr() as usize - target.as_ptr() as usize;
+    (start, start + path.len())
 }
 
 /// The response as the resource builds it.
@@ -133,27 +174,26 @@ thread_local! {
 }
 
 impl Request {
-    /// A request for `head`, served on `channel`; `fields` is an empty list to hold the response fields (the last request's, reused).
+    /// A request for `head`, served on `channel`, whose head arrived at `received` on the
+    /// site's clock.
     pub(crate) fn new(
         head: RequestHead,
         client: Address,
         channel: Weak<Channel>,
-        fields: ResponseFields,
+        received: Duration,
     ) -> Request {
-        let (path, _) = split_target(head.target());
-        let start = path.as_ptr() as usize - head.target().as_ptr() as usize;
         Request {
             inner: Rc::new(Inner {
-                path: (start, start + path.len()),
+                path: path_span(&head),
                 head,
                 client,
-                received: SystemTime::now(),
+                received,
                 channel,
                 prepath_len: Cell::new(0),
                 body: RefCell::new(Vec::new()),
                 response: RefCell::new(Response {
                     status: 200,
-                    headers: fields,
+                    headers: Vec::new(),
                     content_length: None,
                     framing: Framing::Empty,
                     sent: 0,
@@ -162,6 +202,31 @@ impl Request {
                 must_close: Cell::new(false),
                 waiting: RefCell::new(Vec::new()),
             }),
+        }
+    }
+
+    /// A finished request emptied for the next one on its connection, with its head's
+    /// buffers for the parser; `None` (and `self` dropped) while someone else holds it.
+    pub(crate) fn reclaim(mut self) -> Option<(Request, Headers)> {
+        let headers = Rc::get_mut(&mut self.inner)?.clear();
+        Some((self, headers))
+    }
+
+    /// A [reclaimed](Self::reclaim) request started over for `head`: one allocation
+    /// less per request on a keep-alive connection.
+    pub(crate) fn renew(mut self, head: RequestHead, received: Duration) -> Request {
+        match Rc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.reset(head, received);
+                self
+            }
+            // Not reclaimed after all: start afresh.
+            None => Request::new(
+                head,
+                self.inner.client.clone(),
+                self.inner.channel.clone(),
+                received,
+            ),
         }
     }
 
@@ -695,6 +760,14 @@ impl Request {
         if !tracing::enabled!(target: "torsion_web::access", tracing::Level::INFO) {
             return;
         }
+        // The wall time the head arrived: now, less how long ago that was on the site's
+        // clock (read only for a line that is recorded).
+        let ago = match self.inner.channel.upgrade() {
+            Some(channel) => channel.loop_time().saturating_sub(self.inner.received),
+            None => Duration::ZERO,
+        };
+        let now = SystemTime::now();
+        let received = now.checked_sub(ago).unwrap_or(now);
         let head = &self.inner.head;
         let response = self.inner.response.borrow();
         let client = match &self.inner.client {
@@ -706,7 +779,7 @@ impl Request {
             "{}",
             AccessLine {
                 client: &client,
-                time: self.inner.received,
+                time: received,
                 method: head.method(),
                 target: head.target(),
                 version: head.version().as_str(),
