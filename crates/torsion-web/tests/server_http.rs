@@ -194,6 +194,37 @@ fn a_request_a_resource_keeps_is_not_reused_for_the_next_one() {
 }
 
 #[test]
+fn a_constant_field_with_cr_lf_is_refused_on_every_response() {
+    // Constant fields are checked once per thread and remembered; a refused one must
+    // not be remembered as good.
+    let root = Tree::new();
+    root.put_child(
+        "fields",
+        Rc::new(FnResource::new(|request: &Request| {
+            request.set_header("Content-Type", "text/plain");
+            if request.arg("bad").is_some() {
+                request.set_header("X-Bad", "a\r\nInjected: yes");
+            }
+            Render::from("fine")
+        })),
+    );
+    with_server(root, |addr| {
+        for _ in 0..3 {
+            let mut client = Reader::connect(addr);
+            client.send(b"GET /fields HTTP/1.1\r\nHost: t\r\n\r\n");
+            let good = client.response();
+            assert_eq!((good.status, good.text()), (200, "fine".into()));
+            assert_eq!(good.header("content-type").as_deref(), Some("text/plain"));
+            client.send(b"GET /fields?bad=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+            let bad = client.response();
+            assert_eq!(bad.status, 500);
+            assert_eq!(bad.header("injected"), None);
+            assert_eq!(bad.header("x-bad"), None);
+        }
+    });
+}
+
+#[test]
 fn chunked_bodies_in_and_out() {
     with_server(site(), |addr| {
         let mut client = Reader::connect(addr);

@@ -15,7 +15,7 @@
 //! never read from the system clock here. Times before 1970 are written as the epoch, and
 //! times after 9999-12-31T23:59:59 as that second, so the value keeps its fixed form.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const DATE_LEN: usize = 29;
@@ -36,6 +36,9 @@ pub struct DateCache {
     value: [u8; DATE_LEN],
     /// `value` as a whole field line, `Date: ...\r\n`, written in one copy.
     line: [u8; DATE_LINE_LEN],
+    /// For [`field_line_at`](Self::field_line_at): the monotonic times between which
+    /// `line` is still the wall clock's second.
+    valid: std::ops::Range<Duration>,
 }
 
 /// `Date: ` + the date + CRLF.
@@ -48,6 +51,7 @@ impl DateCache {
             second: None,
             value: [b' '; DATE_LEN],
             line: [b' '; DATE_LINE_LEN],
+            valid: Duration::ZERO..Duration::ZERO,
         }
     }
 
@@ -73,6 +77,23 @@ impl DateCache {
     /// The whole `Date: ...\r\n` field line for `now`, from the same cache.
     pub(crate) fn field_line(&mut self, now: SystemTime) -> &[u8; DATE_LINE_LEN] {
         self.get(now);
+        &self.line
+    }
+
+    /// The `Date` field line for now, given `mono`, the time on a monotonic clock (the
+    /// reactor's loop time): the wall clock is read only when `mono` reaches the point
+    /// where the wall clock's second was due to change, or moves back (another clock).
+    /// Between reads, the line is as exact as `mono` is.
+    pub(crate) fn field_line_at(&mut self, mono: Duration) -> &[u8; DATE_LINE_LEN] {
+        if !self.valid.contains(&mono) {
+            let now = SystemTime::now();
+            self.get(now);
+            let into_second = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |since| since.subsec_nanos());
+            let left = Duration::from_secs(1) - Duration::from_nanos(u64::from(into_second));
+            self.valid = mono..mono.saturating_add(left);
+        }
         &self.line
     }
 }
@@ -247,6 +268,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_line_at_a_monotonic_time_is_the_wall_clock_second_and_stays_until_it_ends() {
+        let mut dates = DateCache::new();
+        let before = SystemTime::now();
+        let line = *dates.field_line_at(Duration::from_secs(50));
+        let after = SystemTime::now();
+        let expected = |t| *DateCache::new().field_line(t);
+        assert!(line == expected(before) || line == expected(after));
+        // Valid from this monotonic time for what was left of that wall-clock second.
+        assert_eq!(dates.valid.start, Duration::from_secs(50));
+        assert!(dates.valid.end > dates.valid.start);
+        assert!(dates.valid.end <= Duration::from_secs(51));
+        // Within it, the line is not formatted again (the second stays as it was).
+        dates.second = Some(7);
+        assert_eq!(*dates.field_line_at(dates.valid.start), line);
+        assert_eq!(dates.second, Some(7));
+        // Past its end, or before its start (another clock), the wall clock is read again.
+        let end = dates.valid.end;
+        dates.field_line_at(end);
+        assert_ne!(dates.second, Some(7));
+        dates.second = Some(7);
+        dates.field_line_at(Duration::from_secs(1));
+        assert_ne!(dates.second, Some(7));
+        assert_eq!(dates.valid.start, Duration::from_secs(1));
     }
 
     #[test]

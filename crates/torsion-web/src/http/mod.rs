@@ -51,6 +51,7 @@ pub use headers::Headers;
 pub use request::{RequestBody, RequestHeadWriter};
 pub use response::ResponseHeadWriter;
 pub use response_head::{ResponseHead, ResponseParser};
+pub(crate) use write::check_response_field;
 pub use write::WriteError;
 
 /// The protocol versions torsion speaks.

@@ -40,12 +40,15 @@
 //! `keep_alive` adds `Connection: close` to an HTTP/1.1 response that ends its connection
 //! and `Connection: keep-alive` to an HTTP/1.0 one that keeps it.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::date::DateCache;
 use super::head::Framing;
 use super::headers::is_field_value;
-use super::write::{push_checked_field, push_decimal, push_field, WriteError};
+use super::write::{push_checked_field, push_content_length, push_field, WriteError};
+
+#[cfg(doc)]
+use super::check_response_field;
 use super::Version;
 
 /// Writes one response head into a buffer; see the [module docs](self).
@@ -65,7 +68,20 @@ impl<'a> ResponseHeadWriter<'a> {
     /// Starts a head with `status` and its usual reason phrase (empty for codes without
     /// one) at the end of `out`.
     pub fn new(out: &'a mut Vec<u8>, version: Version, status: u16) -> Self {
-        ResponseHeadWriter::with_reason(out, version, status, reason_phrase(status))
+        let Some(line) = status_line(version, status) else {
+            return ResponseHeadWriter::with_reason(out, version, status, reason_phrase(status));
+        };
+        let start = out.len();
+        out.reserve(128);
+        out.extend_from_slice(line);
+        ResponseHeadWriter {
+            out,
+            start,
+            version,
+            status,
+            error: None,
+            finished: false,
+        }
     }
 
     /// Starts a head with `status` and this reason phrase at the end of `out`.
@@ -107,10 +123,27 @@ impl<'a> ResponseHeadWriter<'a> {
         self
     }
 
+    /// Adds a field the caller has already checked with [`check_response_field`].
+    pub(crate) fn checked_header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        if self.error.is_none() {
+            push_checked_field(self.out, name, value);
+        }
+        self
+    }
+
     /// Adds `Date` for `now`, formatted through `dates`.
     pub fn date(&mut self, dates: &mut DateCache, now: SystemTime) -> &mut Self {
         if self.error.is_none() {
             self.out.extend_from_slice(dates.field_line(now));
+        }
+        self
+    }
+
+    /// Adds `Date` from `dates`, which reads the wall clock only when the monotonic
+    /// `mono` says its second may be over ([`DateCache::field_line_at`]).
+    pub(crate) fn date_at(&mut self, dates: &mut DateCache, mono: Duration) -> &mut Self {
+        if self.error.is_none() {
+            self.out.extend_from_slice(dates.field_line_at(mono));
         }
         self
     }
@@ -129,11 +162,7 @@ impl<'a> ResponseHeadWriter<'a> {
             Framing::Length(_) | Framing::Chunked | Framing::UntilClose if bodiless => {
                 return Err(WriteError::BodyNotAllowed { status });
             }
-            Framing::Length(n) => {
-                self.out.extend_from_slice(b"Content-Length: ");
-                push_decimal(self.out, n);
-                self.out.extend_from_slice(b"\r\n");
-            }
+            Framing::Length(n) => push_content_length(self.out, n),
             Framing::Chunked | Framing::UntilClose if status == 304 => {
                 return Err(WriteError::BodyNotAllowed { status });
             }
@@ -161,6 +190,37 @@ impl Drop for ResponseHeadWriter<'_> {
             self.out.truncate(self.start);
         }
     }
+}
+
+/// The whole status line for the statuses most responses carry, with their usual
+/// reason phrase: one copy instead of a line assembled and checked piece by piece.
+fn status_line(version: Version, status: u16) -> Option<&'static [u8]> {
+    macro_rules! lines {
+        ($($code:literal $reason:literal),* $(,)?) => {
+            match (version, status) {
+                $(
+                    (Version::Http11, $code) => {
+                        Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes())
+                    }
+                    (Version::Http10, $code) => {
+                        Some(concat!("HTTP/1.0 ", $code, " ", $reason, "\r\n").as_bytes())
+                    }
+                )*
+                _ => None,
+            }
+        };
+    }
+    lines!(
+        200 "OK",
+        204 "No Content",
+        206 "Partial Content",
+        301 "Moved Permanently",
+        302 "Found",
+        304 "Not Modified",
+        400 "Bad Request",
+        404 "Not Found",
+        500 "Internal Server Error",
+    )
 }
 
 /// The reason phrase RFC 9110 §15 gives `status`, or `""`.
@@ -240,6 +300,25 @@ mod tests {
             Err(error) => {
                 assert_eq!(written, "", "a refused head leaves nothing");
                 Err(error)
+            }
+        }
+    }
+
+    #[test]
+    fn prebuilt_status_lines_match_the_assembled_ones() {
+        for version in [Version::Http10, Version::Http11] {
+            for status in 100..=999 {
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let head = ResponseHeadWriter::new(&mut fast, version, status);
+                head.finish(Framing::Empty, true).unwrap();
+                let head = ResponseHeadWriter::with_reason(
+                    &mut slow,
+                    version,
+                    status,
+                    reason_phrase(status),
+                );
+                head.finish(Framing::Empty, true).unwrap();
+                assert_eq!(fast, slow, "{version:?} {status}");
             }
         }
     }

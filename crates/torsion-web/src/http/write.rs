@@ -77,6 +77,13 @@ impl std::error::Error for WriteError {}
 
 /// Appends `name: value\r\n` to `out` after checking both; framing fields are refused.
 pub(crate) fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), WriteError> {
+    check_response_field(name, value)?;
+    push_checked_field(out, name, value);
+    Ok(())
+}
+
+/// Checks a field a response head may carry: [`check_field`], and not a framing field.
+pub(crate) fn check_response_field(name: &str, value: &[u8]) -> Result<(), WriteError> {
     check_field(name, value)?;
     if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
     {
@@ -84,8 +91,27 @@ pub(crate) fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<
             name: name.to_owned(),
         });
     }
-    push_checked_field(out, name, value);
     Ok(())
+}
+
+/// Appends `Content-Length: n\r\n` in one copy.
+pub(crate) fn push_content_length(out: &mut Vec<u8>, mut n: u64) {
+    const NAME: &[u8; 16] = b"Content-Length: ";
+    // The name, at most 20 digits (u64::MAX), CRLF: the line is built from its end.
+    let mut line = [0u8; 38];
+    let mut at = 36;
+    line[36..].copy_from_slice(b"\r\n"); // in bounds: 36 + 2 = 38
+    loop {
+        at -= 1; // at > 16 here: at most 20 digits are written below 36
+        line[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at -= NAME.len(); // at >= 16 before: 36 - 20
+    line[at..at + NAME.len()].copy_from_slice(NAME);
+    out.extend_from_slice(&line[at..]);
 }
 
 /// Checks a field: a token for a name, no control byte but HTAB in the value.
@@ -130,6 +156,15 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_lines_are_written_whole() {
+        for n in [0, 7, 13, 10, 1_000_000, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_content_length(&mut out, n);
+            assert_eq!(out, format!("xContent-Length: {n}\r\n").into_bytes());
+        }
+    }
 
     #[test]
     fn fields_with_cr_lf_or_controls_are_refused() {

@@ -46,7 +46,8 @@ use super::channel::Channel;
 use super::html::{error_page, escape};
 use super::path::{decode_segment, query_args, raw_segments, split_target};
 use crate::http::{
-    chunk_header, DateCache, Framing, Headers, RequestHead, ResponseHeadWriter, Version, CHUNK_END,
+    check_response_field, chunk_header, DateCache, Framing, Headers, RequestHead,
+    ResponseHeadWriter, Version, CHUNK_END,
 };
 
 /// A response body up to this size is copied behind its head for one `write`; a larger
@@ -170,7 +171,7 @@ enum Phase {
 thread_local! {
     /// One buffer and one `Date` cache for every connection of this thread: a response
     /// head is built here and written at once, so idle connections hold neither.
-    static SCRATCH: RefCell<(Vec<u8>, DateCache)> = RefCell::new((Vec::new(), DateCache::new()));
+    static SCRATCH: RefCell<(Vec<u8>, HeadCache)> = RefCell::new((Vec::new(), HeadCache::default()));
 }
 
 impl Request {
@@ -533,10 +534,10 @@ impl Request {
         };
         let keep_alive = self.keep_alive(&channel);
         SCRATCH.with(|scratch| {
-            let (out, dates) = &mut *scratch.borrow_mut();
+            let (out, heads) = &mut *scratch.borrow_mut();
             out.clear();
-            if !self.write_head(out, dates, framing, keep_alive) {
-                return self.respond_internal_error(&channel, out, dates);
+            if !self.write_head(out, heads, &channel, framing, keep_alive) {
+                return self.respond_internal_error(&channel, out, heads);
             }
             let send_body = !self.is_head() && !body.is_empty();
             if send_body && body.len() > COPY_BODY_MAX {
@@ -643,15 +644,15 @@ impl Request {
         };
         let keep_alive = self.keep_alive(&channel);
         let refused = SCRATCH.with(|scratch| {
-            let (out, dates) = &mut *scratch.borrow_mut();
+            let (out, heads) = &mut *scratch.borrow_mut();
             out.clear();
-            let written = self.write_head(out, dates, framing, keep_alive);
+            let written = self.write_head(out, heads, &channel, framing, keep_alive);
             if written {
                 channel.write(out);
                 self.inner.response.borrow_mut().framing = framing;
                 self.inner.phase.set(Phase::Streaming);
             } else {
-                self.respond_internal_error(&channel, out, dates);
+                self.respond_internal_error(&channel, out, heads);
             }
             shrink(out);
             !written
@@ -667,16 +668,28 @@ impl Request {
     fn write_head(
         &self,
         out: &mut Vec<u8>,
-        dates: &mut DateCache,
+        heads: &mut HeadCache,
+        channel: &Channel,
         framing: Framing,
         keep_alive: bool,
     ) -> bool {
         let response = self.inner.response.borrow();
         let mut head = ResponseHeadWriter::new(out, self.version(), response.status);
         for (name, value) in &response.headers {
-            head.header(name, value);
+            match (name, value) {
+                (Cow::Borrowed(name), Cow::Borrowed(value)) => {
+                    if heads.checked.check(name, value) {
+                        head.checked_header(name, value);
+                    } else {
+                        head.header(name, value); // refused: finish reports it
+                    }
+                }
+                _ => {
+                    head.header(name, value);
+                }
+            }
         }
-        head.date(dates, SystemTime::now());
+        head.date_at(&mut heads.dates, channel.loop_time());
         match head.finish(framing, keep_alive) {
             Ok(()) => true,
             Err(error) => {
@@ -693,7 +706,7 @@ impl Request {
 
     /// The resource's head was refused: send a plain 500 and close (the caller
     /// completes the request once `out` is no longer borrowed).
-    fn respond_internal_error(&self, channel: &Channel, out: &mut Vec<u8>, dates: &mut DateCache) {
+    fn respond_internal_error(&self, channel: &Channel, out: &mut Vec<u8>, heads: &mut HeadCache) {
         {
             let mut response = self.inner.response.borrow_mut();
             response.status = 500;
@@ -707,7 +720,7 @@ impl Request {
         let page = error_page(500, "Internal Server Error", "The server failed.");
         out.clear();
         let framing = Framing::Length(page.len() as u64);
-        if self.write_head(out, dates, framing, false) {
+        if self.write_head(out, heads, channel, framing, false) {
             if !self.is_head() {
                 out.extend_from_slice(page.as_bytes());
             }
@@ -843,6 +856,47 @@ fn parse_decimal(value: &[u8]) -> Option<u64> {
             None
         }
     })
+}
+
+/// What writing response heads on this thread remembers between responses.
+#[derive(Default)]
+struct HeadCache {
+    dates: DateCache,
+    checked: CheckedStatics,
+}
+
+/// `&'static` response fields already checked, by address and length. The text behind a
+/// `&'static str` never changes, so a resource that sets the same constant fields on
+/// every response (`Content-Type: text/plain`) has them checked once per thread.
+#[derive(Default)]
+struct CheckedStatics {
+    /// (name address, name length, value address, value length).
+    entries: [(usize, usize, usize, usize); 8],
+    /// The entry replaced next, round robin.
+    next: usize,
+}
+
+impl CheckedStatics {
+    /// True if `name: value` may be sent, checking it only the first time it is seen.
+    fn check(&mut self, name: &'static str, value: &'static [u8]) -> bool {
+        let key = (
+            name.as_ptr() as usize,
+            name.len(),
+            value.as_ptr() as usize,
+            value.len(),
+        );
+        if self.entries.contains(&key) {
+            return true;
+        }
+        if check_response_field(name, value).is_err() {
+            return false;
+        }
+        if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = key;
+        }
+        self.next = (self.next + 1) % self.entries.len();
+        true
+    }
 }
 
 /// Keeps the shared scratch buffer from holding on to a large body.
