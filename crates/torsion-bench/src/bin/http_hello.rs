@@ -1,6 +1,9 @@
 //! HTTP hello world side by side: torsion-web's `hello_server` against hyper 1.x on
 //! tokio's current_thread runtime (`hyper_hello`) and, when `.ci/.venv` has it, Python
-//! Twisted's web server (`.ci/interop/twisted_hello.py`), loaded by wrk.
+//! Twisted's web server (`.ci/interop/twisted_hello.py`), loaded by wrk. With a C
+//! compiler present it also runs `c/http_floor.c`, an epoll loop that answers every read
+//! with the same bytes and parses nothing: the ceiling on this machine, since wrk and the
+//! kernel share the core with the server (`--floor 0` leaves it out).
 //!
 //! ```text
 //! cargo build --release -p torsion-web --example hello_server
@@ -50,6 +53,15 @@ fn main() {
             command: vec![format!("{release}/hyper_hello")],
         },
     ];
+    if args.number("floor", 1) == 1 {
+        match build_floor(&root, &release) {
+            Ok(floor) => contestants.push(Contestant {
+                name: "C floor",
+                command: vec![floor],
+            }),
+            Err(why) => println!("C floor left out: {why}"),
+        }
+    }
     let python = format!("{root}/.ci/.venv/bin/python");
     if std::path::Path::new(&python).exists() && args.number("twisted", 1) == 1 {
         contestants.push(Contestant {
@@ -86,19 +98,35 @@ fn main() {
             runs.join(", ")
         );
     }
-    if let (Some((t, tp)), Some((h, hp))) = (medians.first(), medians.get(1)) {
+    let median = |name: &str| {
+        contestants
+            .iter()
+            .zip(&medians)
+            .find(|(c, _)| c.name == name)
+            .map(|(_, m)| *m)
+    };
+    if let (Some((t, tp)), Some((h, hp))) = (median("torsion-web"), median("hyper")) {
         println!(
             "ratio torsion-web / hyper: req/s {:.2}, p99 {:.2}",
             t / h,
             tp / hp
         );
     }
-    if let (Some((t, _)), Some((p, _))) = (medians.first(), medians.get(2)) {
+    if let (Some((f, _)), Some((h, _))) = (median("C floor"), median("hyper")) {
+        println!(
+            "ratio C floor / hyper: req/s {:.2} (the ceiling here)",
+            f / h
+        );
+    }
+    if let (Some((t, _)), Some((p, _))) = (median("torsion-web"), median("twisted.web")) {
         println!("ratio torsion-web / twisted.web: req/s {:.1}", t / p);
     }
     if args.number("instructions", 1) == 1 {
         let requests = args.number("requests", 20_000);
         for contestant in contestants.iter().filter(|c| c.name != "twisted.web") {
+            if contestant.name == "C floor" {
+                continue; // its point is wall time; its few instructions are not in question
+            }
             match instructions_per_request(contestant, requests) {
                 Some(per) => println!("{:<12} {per:>8.0} user instructions / request (callgrind, {requests} requests)", contestant.name),
                 None => println!("{:<12} instructions: callgrind unavailable", contestant.name),
@@ -108,7 +136,10 @@ fn main() {
     if idle > 0 {
         // twisted.web is left out: its default select reactor stops accepting near 1,024
         // descriptors (BENCHMARKING.md has its figure, ~2.3 KB).
-        for contestant in contestants.iter().filter(|c| c.name != "twisted.web") {
+        for contestant in contestants
+            .iter()
+            .filter(|c| c.name != "twisted.web" && c.name != "C floor")
+        {
             let per = idle_memory(contestant, idle);
             println!(
                 "{:<12} {per:>8.0} bytes RSS / idle connection ({idle} connections)",
@@ -116,6 +147,21 @@ fn main() {
             );
         }
     }
+}
+
+/// Compiles `crates/torsion-bench/c/http_floor.c` into the release directory with the
+/// system C compiler; the path of the binary.
+fn build_floor(root: &str, release: &str) -> Result<String, String> {
+    let source = format!("{root}/crates/torsion-bench/c/http_floor.c");
+    let binary = format!("{release}/http_floor");
+    let status = Command::new("cc")
+        .args(["-O2", "-o", &binary, &source])
+        .status()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err(format!("cc failed on {source}"));
+    }
+    Ok(binary)
 }
 
 /// Starts `command` pinned to core 0 (optionally under a wrapper) and reads its port.
