@@ -15,12 +15,21 @@
 //!
 //! # Feeding the parser
 //!
-//! [`RequestParser::parse`] takes everything received since the last head ended. It
-//! remembers how far it has looked, so a head that arrives one byte at a time is scanned
-//! once, and it hands `httparse` (which tokenizes the start line and fields) only a
-//! complete head. After `Complete { consumed }`, drop those bytes and call again for the
-//! next pipelined request; after an error, answer with [`HeadError::status`] and close:
-//! the rest of the stream cannot be trusted.
+//! [`RequestParser::parse`] takes everything received since the last head ended. After
+//! `Complete { consumed }`, drop those bytes and call again for the next pipelined
+//! request; after an error, answer with [`HeadError::status`] and close: the rest of the
+//! stream cannot be trusted.
+//!
+//! A head usually arrives whole, so the first call for a head hands the buffer straight to
+//! `httparse` (which tokenizes the start line and fields). If that finds a complete head,
+//! a few checks around each line end, not a pass over every byte, show whether the strict
+//! scan below would accept it too (CRLF line ends only, the limits), and if so the head is
+//! returned. Anything else (a partial head, an error, a failed check) falls back to that
+//! scan over the same bytes: it looks at every byte, names the rule broken, and remembers
+//! how far it has looked, so a head that arrives one byte at a time is scanned once (the
+//! calls after the first skip the fast path), and it hands `httparse` only a complete
+//! head. Both ways give the same answer for every input; the tests and the fuzz target
+//! compare them.
 //!
 //! # Strictness
 //!
@@ -62,6 +71,7 @@ use super::{Parsed, Version};
 
 mod scan;
 
+use scan::scanner_accepts;
 pub(crate) use scan::Scanner;
 
 /// The longest start line (request line or status line) accepted, CRLF not counted.
@@ -72,6 +82,9 @@ pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
 
 /// The most header fields accepted in one head (hyper's default too).
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Field slots for `httparse` kept on the stack; a head with more takes the heap.
+const STACK_FIELDS: usize = 32;
 
 /// The most bytes of buffers a parser keeps from a recycled head (a connection holds
 /// them while idle): a typical head fits, a huge one is freed.
@@ -323,6 +336,21 @@ impl RequestParser {
     /// Reads one request head from the start of `buf`, everything received since the last
     /// head ended. `Partial`: call again with more bytes appended.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, HeadError> {
+        // Only on the first look at a head: once the scanner has started, it goes on, so a
+        // head that trickles in is still read once rather than re-parsed on every call.
+        if self.scanner.is_unstarted() {
+            if let Some(parsed) = self.parse_whole(buf) {
+                return parsed;
+            }
+        }
+        self.parse_scanning_first(buf)
+    }
+
+    /// What [`parse`](Self::parse) answers, found without its fast path: the scanner
+    /// checks every byte first, then `httparse` reads the head it found. The reference
+    /// the fast path is tested and fuzzed against; not for other use.
+    #[doc(hidden)]
+    pub fn parse_scanning_first(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, HeadError> {
         let scanned = self.scanner.scan(buf, &self.limits);
         if !matches!(scanned, Ok(None)) {
             self.scanner = Scanner::default(); // the next call reads the next head
@@ -337,6 +365,35 @@ impl RequestParser {
             value,
             consumed: end.len,
         })
+    }
+
+    /// The fast path: `httparse` reads `buf` first, and the head it finds is taken if the
+    /// bytes around each line end show that the scanner would accept it too (see
+    /// [`scanner_accepts`]). `None`: not shown, so the caller scans, which names the
+    /// error or waits for more bytes exactly as without this path.
+    fn parse_whole(&mut self, buf: &[u8]) -> Option<Result<Parsed<RequestHead>, HeadError>> {
+        let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
+        // More fields than the limit is TooManyHeaders; more than the stack holds, the
+        // scanning path, which counts them first.
+        let slots = storage.get_mut(..self.limits.max_headers.min(STACK_FIELDS))?;
+        let mut request = httparse::Request::new(&mut []);
+        let Ok(httparse::Status::Complete(len)) = request.parse_with_uninit_headers(buf, slots)
+        else {
+            return None;
+        };
+        if !scanner_accepts(buf, len, &request, &self.limits) {
+            return None;
+        }
+        let head = buf.get(..len)?;
+        let spare = std::mem::take(&mut self.spare);
+        let value = match build_request(head, &request, spare) {
+            Ok(value) => value,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(Ok(Parsed::Complete {
+            value,
+            consumed: len,
+        }))
     }
 }
 
@@ -407,7 +464,7 @@ fn parse_request(
 ) -> Result<RequestHead, HeadError> {
     // Slots httparse fills in; left uninitialized, which would otherwise cost more than
     // parsing a small head.
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
     let mut heap = Vec::new();
     let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if fields <= storage.len() {
         &mut storage
@@ -421,6 +478,16 @@ fn parse_request(
         Ok(httparse::Status::Partial) => return Err(HeadError::InvalidRequestLine),
         Err(error) => return Err(diagnose(head, error, true, limits)),
     }
+    build_request(head, &request, spare)
+}
+
+/// The head `httparse` read into `request` from `head`, with the checks it leaves to us;
+/// its fields are copied into the buffers of `spare`.
+fn build_request(
+    head: &[u8],
+    request: &httparse::Request<'_, '_>,
+    spare: Headers,
+) -> Result<RequestHead, HeadError> {
     let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
     else {
         return Err(HeadError::InvalidRequestLine);
@@ -683,5 +750,7 @@ fn field_line_error(line: &[u8]) -> Option<HeadError> {
     None
 }
 
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod tests;

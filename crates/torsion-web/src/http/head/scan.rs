@@ -1,5 +1,6 @@
 //! Where a head ends, found byte by byte under the limits and the CRLF-only rule, however
-//! the bytes were split across reads.
+//! the bytes were split across reads; and whether a head `httparse` already read whole is
+//! one this scan accepts, found from its line ends alone.
 
 use super::{HeadError, HeadLimits};
 
@@ -28,6 +29,11 @@ pub(crate) struct Scanner {
 }
 
 impl Scanner {
+    /// True before the first byte of a head is looked at.
+    pub(crate) fn is_unstarted(&self) -> bool {
+        self.scanned == 0
+    }
+
     /// The head at the start of `buf`, `None` if it has not ended yet, or the first limit
     /// or line-ending rule it breaks.
     pub(crate) fn scan(
@@ -177,6 +183,84 @@ impl Scanner {
             head.min(self.line_start.saturating_add(limits.max_start_line))
         }
     }
+}
+
+/// True if [`Scanner::scan`] would accept the head `httparse` read from the first `len` bytes
+/// of `buf`: every line ends in CRLF and the limits hold. It looks at the bytes between
+/// the pieces httparse returned (which point into `buf`), not at every byte: those pieces
+/// (method, target, names, values) hold no CR or LF, so the CRs and LFs of the head are
+/// all in the gaps checked here, where httparse would also take a bare LF as a line end.
+pub(super) fn scanner_accepts(
+    buf: &[u8],
+    len: usize,
+    request: &httparse::Request<'_, '_>,
+    limits: &HeadLimits,
+) -> bool {
+    let (Some(method), Some(target)) = (request.method, request.path) else {
+        return false;
+    };
+    if len > limits.max_head_size {
+        return false;
+    }
+    // Where a piece starts in `buf`; anything else is out of range for `get`.
+    let at = |piece: &[u8]| piece.as_ptr().addr().wrapping_sub(buf.as_ptr().addr());
+    // The empty lines httparse skipped: CRLFs only.
+    let start = at(method.as_bytes());
+    let Some(skipped) = buf.get(..start) else {
+        return false;
+    };
+    if skipped.len() % 2 != 0 || !skipped.chunks_exact(2).all(|pair| pair == b"\r\n") {
+        return false;
+    }
+    // method SP target SP HTTP/1.x CRLF: one byte between method and target, and the
+    // version right after the target.
+    let target_end = at(target.as_bytes()).wrapping_add(target.len());
+    if at(target.as_bytes()) != start + method.len() + 1 {
+        return false;
+    }
+    let start_line_end = target_end.wrapping_add(b" HTTP/1.x".len());
+    let Some(&[a, b, c, d, e, f, g, h, _, b'\r', b'\n']) =
+        buf.get(target_end..start_line_end.wrapping_add(2))
+    else {
+        return false;
+    };
+    if [a, b, c, d, e, f, g, h] != *b" HTTP/1." || start_line_end - start > limits.max_start_line {
+        return false;
+    }
+    let mut line = start_line_end + 2;
+    for field in request.headers.iter() {
+        // The name at the line's start, then `:`, the value and the end of the line.
+        let (name, value) = (field.name.as_bytes(), field.value);
+        if at(name) != line {
+            return false;
+        }
+        let (colon, value_start) = (line + name.len(), at(value));
+        let value_end = value_start.wrapping_add(value.len());
+        line = match (buf.get(colon..value_start), buf.get(value_end..)) {
+            (Some(b": "), Some([b'\r', b'\n', ..])) => value_end + 2, // the usual shape
+            (Some(gap), Some(after)) => match field_line_rest(gap, after) {
+                Some(rest) => value_end + rest,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    // The blank line, ending the head where httparse ended it.
+    buf.get(line..len) == Some(b"\r\n")
+}
+
+/// For a field line whose bytes between name and value are `gap` and which goes on with
+/// `after` once its value ends: how many bytes of `after` end the line, if the gap is
+/// `:` and whitespace and the value is followed by whitespace (which httparse trimmed off
+/// it) and CRLF.
+fn field_line_rest(gap: &[u8], after: &[u8]) -> Option<usize> {
+    let space = |b: &u8| *b == b' ' || *b == b'\t';
+    match gap {
+        [b':', rest @ ..] if rest.iter().all(space) => {}
+        _ => return None,
+    }
+    let trimmed = after.iter().take_while(|b| space(b)).count();
+    (after.get(trimmed..trimmed + 2) == Some(b"\r\n")).then_some(trimmed + 2)
 }
 
 /// The offset of the first CR or LF in `bytes`, eight bytes at a time.

@@ -4,11 +4,19 @@ use super::*;
 type Outcome = Result<(RequestHead, usize), HeadError>;
 
 /// Feeds `input` to a fresh parser as growing prefixes ending at each of `cuts` and then
-/// whole, as a connection would; the first answer that is not `Partial`.
+/// whole, as a connection would; the first answer that is not `Partial`. Each answer must
+/// be the one the scanning path gives (see `fast_path_tests`).
 fn feed(parser: RequestParser, input: &[u8], cuts: impl Iterator<Item = usize>) -> Option<Outcome> {
-    let mut parser = parser;
+    let (mut parser, mut reference) = (parser.clone(), parser);
     for end in cuts.chain(std::iter::once(input.len())) {
-        match parser.parse(&input[..end]) {
+        let parsed = parser.parse(&input[..end]);
+        assert_eq!(
+            parsed,
+            reference.parse_scanning_first(&input[..end]),
+            "fast path differs on {:?}",
+            String::from_utf8_lossy(&input[..end])
+        );
+        match parsed {
             Ok(Parsed::Partial) => continue,
             Ok(Parsed::Complete { value, consumed }) => return Some(Ok((value, consumed))),
             Err(error) => return Some(Err(error)),
