@@ -116,13 +116,22 @@ pub enum Framing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     headers: Headers,
-    method: Span,
+    method: Method,
     target: Span,
     version: Version,
     framing: Framing,
     content_length: Option<u64>,
     keep_alive: bool,
     expects_continue: bool,
+}
+
+/// Where a request head keeps its method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// A common one (see [`standard_method`]), which needs no copy.
+    Standard(&'static str),
+    /// Any other, in the head's buffer.
+    Other(Span),
 }
 
 /// Reads request heads from the bytes of a connection; see the [module docs](self).
@@ -248,7 +257,10 @@ impl Default for HeadLimits {
 impl RequestHead {
     /// The method, case as sent (methods are case-sensitive: `get` is not `GET`).
     pub fn method(&self) -> &str {
-        self.headers.text(self.method)
+        match self.method {
+            Method::Standard(method) => method,
+            Method::Other(span) => self.headers.text(span),
+        }
     }
 
     /// The request target as sent: `/path?query`, an absolute URI, `host:port` for
@@ -269,7 +281,7 @@ impl RequestHead {
 
     /// Takes the head's buffers, leaving it without method, target or fields.
     pub(crate) fn take_headers(&mut self) -> Headers {
-        self.method = Span::default();
+        self.method = Method::Other(Span::default());
         self.target = Span::default();
         std::mem::take(&mut self.headers)
     }
@@ -359,8 +371,7 @@ impl RequestParser {
             return Ok(Parsed::Partial);
         };
         let head = buf.get(..end.len).unwrap_or_default(); // the scanner saw every byte of it
-        let spare = std::mem::take(&mut self.spare);
-        let value = parse_request(head, end.fields, &self.limits, spare)?;
+        let value = parse_request(head, end.fields, &self.limits, &mut self.spare)?;
         Ok(Parsed::Complete {
             value,
             consumed: end.len,
@@ -385,8 +396,7 @@ impl RequestParser {
             return None;
         }
         let head = buf.get(..len)?;
-        let spare = std::mem::take(&mut self.spare);
-        let value = match build_request(head, &request, spare) {
+        let value = match build_request(head, &request, &mut self.spare) {
             Ok(value) => value,
             Err(error) => return Some(Err(error)),
         };
@@ -460,7 +470,7 @@ fn parse_request(
     head: &[u8],
     fields: usize,
     limits: &HeadLimits,
-    spare: Headers,
+    spare: &mut Headers,
 ) -> Result<RequestHead, HeadError> {
     // Slots httparse fills in; left uninitialized, which would otherwise cost more than
     // parsing a small head.
@@ -482,11 +492,12 @@ fn parse_request(
 }
 
 /// The head `httparse` read into `request` from `head`, with the checks it leaves to us;
-/// its fields are copied into the buffers of `spare`.
+/// its fields are copied into the buffers taken from `spare`.
+#[inline(always)] // into both paths, so the head is built where it is returned
 fn build_request(
     head: &[u8],
     request: &httparse::Request<'_, '_>,
-    spare: Headers,
+    spare: &mut Headers,
 ) -> Result<RequestHead, HeadError> {
     let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
     else {
@@ -515,8 +526,12 @@ fn build_request(
             Some(n) => Framing::Length(n),
         }
     };
-    let mut headers = spare.reuse(head.len(), request.headers.len());
-    let method = headers.push_text(method);
+    let mut headers = std::mem::take(spare);
+    headers.clear_with_room(head.len(), request.headers.len());
+    let method = match standard_method(method) {
+        Some(method) => Method::Standard(method),
+        None => Method::Other(headers.push_text(method)),
+    };
     let target = headers.push_text(target);
     for field in request.headers.iter() {
         headers.push(field.name, field.value);
@@ -547,6 +562,7 @@ pub(crate) struct Facts {
 impl Facts {
     /// Reads the fields that decide framing and persistence, with the rules of the
     /// [module docs](self).
+    #[inline(always)]
     pub(crate) fn read(
         fields: &[httparse::Header<'_>],
         version: Version,
@@ -554,47 +570,115 @@ impl Facts {
         let mut facts = Facts::default();
         let (mut close, mut keep_alive, mut te) = (false, false, false);
         for field in fields {
-            let name = field.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                for element in field.value.split(|&b| b == b',') {
-                    let n = parse_content_length(trim_ows(element))?;
-                    if facts.content_length.is_some_and(|m| m != n) {
-                        return Err(HeadError::ConflictingContentLength);
-                    }
-                    facts.content_length = Some(n);
+            let name = field.name.as_bytes();
+            // Names of other lengths never match: the length picks the one name to compare.
+            match name.len() {
+                14 if is_name(name, b"content-length") => {
+                    facts.content_length = content_length(field.value, facts.content_length)?;
                 }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                te = true;
-            } else if name.eq_ignore_ascii_case("connection") {
-                for option in list_elements(std::iter::once(field.value)) {
-                    close |= option.eq_ignore_ascii_case(b"close");
-                    keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                17 if is_name(name, b"transfer-encoding") => te = true,
+                10 if is_name(name, b"connection") => {
+                    let (c, k) = connection_options(field.value);
+                    close |= c;
+                    keep_alive |= k;
                 }
-            } else if name.eq_ignore_ascii_case("expect") {
-                facts.expects_continue |=
-                    trim_ows(field.value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case("host") {
-                facts.hosts += 1;
+                6 if is_name(name, b"expect") => {
+                    facts.expects_continue |=
+                        trim_ows(field.value).eq_ignore_ascii_case(b"100-continue");
+                }
+                4 if is_name(name, b"host") => facts.hosts += 1,
+                _ => {}
             }
         }
         if te {
-            if version == Version::Http10 {
-                return Err(HeadError::TransferEncodingInHttp10);
-            }
-            if facts.content_length.is_some() {
-                return Err(HeadError::ContentLengthWithTransferEncoding);
-            }
-            check_transfer_encoding(
-                fields
-                    .iter()
-                    .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
-                    .map(|f| f.value),
-            )?;
-            facts.chunked = true;
+            facts.chunked = chunked(fields, version, facts.content_length)?;
         }
         facts.keep_alive = !close && (version == Version::Http11 || keep_alive);
         Ok(facts)
     }
+}
+
+/// `method` as a static string if it is one of RFC 9110's (§9) or PATCH (RFC 5789), as
+/// sent: methods are case-sensitive.
+fn standard_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => return None,
+    })
+}
+
+/// True if the `Transfer-Encoding` fields among `fields` make the body chunked, the only
+/// way they may, given the version and any `Content-Length`.
+#[inline(never)] // off the path of heads without one
+fn chunked(
+    fields: &[httparse::Header<'_>],
+    version: Version,
+    content_length: Option<u64>,
+) -> Result<bool, HeadError> {
+    if version == Version::Http10 {
+        return Err(HeadError::TransferEncodingInHttp10);
+    }
+    if content_length.is_some() {
+        return Err(HeadError::ContentLengthWithTransferEncoding);
+    }
+    check_transfer_encoding(
+        fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
+            .map(|f| f.value),
+    )?;
+    Ok(true)
+}
+
+/// True if `name` is `lower` without ASCII case, as `eq_ignore_ascii_case` says, for a
+/// `lower` of lowercase letters and other bytes that have no case. Setting bit 0x20 turns
+/// a letter of either case into its lowercase and no other byte into a lowercase letter,
+/// so each byte of `name` is compared with one OR, a word at a time once inlined.
+#[inline(always)]
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let mut differ = 0;
+    for (&b, &l) in name.iter().zip(lower) {
+        let fold = if l.is_ascii_lowercase() { 0x20 } else { 0 };
+        differ |= (b | fold) ^ l;
+    }
+    differ == 0
+}
+
+/// The `Content-Length` after one more field's `value`, given the one read so far:
+/// every element valid and the same number.
+#[inline(never)] // off the path of heads without one
+fn content_length(value: &[u8], known: Option<u64>) -> Result<Option<u64>, HeadError> {
+    let mut known = known;
+    for element in value.split(|&b| b == b',') {
+        let n = parse_content_length(trim_ows(element))?;
+        if known.is_some_and(|m| m != n) {
+            return Err(HeadError::ConflictingContentLength);
+        }
+        known = Some(n);
+    }
+    Ok(known)
+}
+
+/// Whether a `Connection` value lists `close` and `keep-alive`.
+#[inline(never)] // off the path of heads without one
+fn connection_options(value: &[u8]) -> (bool, bool) {
+    let (mut close, mut keep_alive) = (false, false);
+    for option in list_elements(std::iter::once(value)) {
+        close |= option.eq_ignore_ascii_case(b"close");
+        keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+    }
+    (close, keep_alive)
 }
 
 /// `1*DIGIT` (RFC 9110 §8.6) with checked arithmetic: no sign, no prefix, no whitespace,
@@ -644,13 +728,19 @@ pub(crate) fn check_transfer_encoding<'a>(
 
 /// True if `target` fits `method` (RFC 9112 §3.2): visible ASCII without `#`, and
 /// authority-form for CONNECT, `*` only for OPTIONS, else origin-form or absolute-form.
+#[inline(always)]
 fn valid_target(method: &str, target: &str) -> bool {
-    let bytes = target.as_bytes();
-    if bytes.is_empty()
-        || !bytes
-            .iter()
-            .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#')
-    {
+    // Origin-form, the usual case, without a call.
+    match target.as_bytes() {
+        [b'/', path @ ..] if method != "CONNECT" => is_target_text(path),
+        _ => valid_other_target(method, target),
+    }
+}
+
+/// [`valid_target`] for any target.
+#[inline(never)]
+fn valid_other_target(method: &str, target: &str) -> bool {
+    if target.is_empty() || !is_target_text(target.as_bytes()) {
         return false;
     }
     if method == "CONNECT" {
@@ -685,6 +775,33 @@ fn valid_target(method: &str, target: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// True if every byte of `bytes` is visible ASCII but `#`: eight bytes at a time, a word
+/// that may hold another byte being looked at byte by byte.
+#[inline(always)]
+fn is_target_text(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const BANGS: u64 = u64::from_le_bytes([b'!'; 8]);
+    const DELS: u64 = u64::from_le_bytes([0x7f; 8]);
+    const HASHES: u64 = u64::from_le_bytes([b'#'; 8]);
+    let allowed = |b: u8| (b'!'..=b'~').contains(&b) && b != b'#';
+    // Nonzero when some byte of `w` is zero (and only then).
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Nonzero when some byte is below `!`, at or above DEL, or `#`.
+        let suspect =
+            (w.wrapping_sub(BANGS) & !w & HIGHS) | (w & HIGHS) | zero(w ^ DELS) | zero(w ^ HASHES);
+        if suspect != 0 && !chunk.iter().copied().all(allowed) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().copied().all(allowed)
 }
 
 /// Names the rule a complete head broke, from the kind of `httparse` error. `request`

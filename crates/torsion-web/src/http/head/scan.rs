@@ -190,6 +190,7 @@ impl Scanner {
 /// the pieces httparse returned (which point into `buf`), not at every byte: those pieces
 /// (method, target, names, values) hold no CR or LF, so the CRs and LFs of the head are
 /// all in the gaps checked here, where httparse would also take a bare LF as a line end.
+#[inline(always)] // once per head, on the path that matters
 pub(super) fn scanner_accepts(
     buf: &[u8],
     len: usize,

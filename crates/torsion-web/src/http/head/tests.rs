@@ -665,3 +665,41 @@ fn a_recycled_head_leaves_nothing_in_the_next() {
     assert_eq!((value.method(), value.target()), ("GET", "/"));
     assert_eq!(value.headers().iter().count(), 1);
 }
+
+#[test]
+fn target_text_is_checked_word_at_a_time_as_byte_by_byte() {
+    for len in 0..20 {
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut target = vec![b'a'; len];
+                target[at] = b;
+                if at + 1 < len {
+                    target[len - 1] = b'~'; // the last allowed byte
+                }
+                let bytewise = target
+                    .iter()
+                    .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#');
+                assert_eq!(is_target_text(&target), bytewise, "{target:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn is_name_is_eq_ignore_ascii_case() {
+    for name in [&b"host"[..], b"content-length"] {
+        for at in 0..name.len() {
+            for b in 0..=255u8 {
+                let mut other = name.to_vec();
+                other[at] = b;
+                let expected = other.eq_ignore_ascii_case(name);
+                let got = match name.len() {
+                    4 => is_name(&other, b"host"),
+                    _ => is_name(&other, b"content-length"),
+                };
+                assert_eq!(got, expected, "{other:?}");
+            }
+        }
+    }
+    assert!(is_name(b"HoSt", b"host") && !is_name(b"hosts", b"host") && !is_name(b"", b"host"));
+}
