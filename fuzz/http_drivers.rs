@@ -7,7 +7,8 @@
 //! ways (whole, split in two at every offset or at sampled ones, fixed-size reads, one byte
 //! at a time) and asserts that every cut gives the same messages and the same error, that
 //! no limit is broken, that buffers stay bounded, and that what was parsed satisfies the
-//! rules (tokens, no control bytes in values) or re-encodes to what was read.
+//! rules (tokens, no control bytes in values) or re-encodes to what was read. Request
+//! heads are also parsed without the fast path, call for call, and must come out the same.
 
 use torsion_web::http::{
     encode_chunk, encode_last_chunk, BodyDecoder, ChunkedLimits, Decoded, Framing, HeadError,
@@ -52,12 +53,18 @@ pub fn check_request_head(input: &[u8]) {
     let max_body = if config & 2 != 0 { 16 } else { 1 << 20 };
     let run = |ends: &[usize]| {
         let mut parser = RequestParser::with_limits(limits);
+        // The same calls without the fast path must give the same answers.
+        let mut reference = RequestParser::with_limits(limits);
         let outcome = run_messages(
             stream,
             ends,
             limits,
             max_body,
-            |buf| parser.parse(buf),
+            |buf| {
+                let parsed = parser.parse(buf);
+                assert_eq!(parsed, reference.parse_scanning_first(buf), "fast path");
+                parsed
+            },
             |head: &RequestHead| head.framing(),
             false,
         );

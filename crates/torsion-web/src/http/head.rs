@@ -15,12 +15,21 @@
 //!
 //! # Feeding the parser
 //!
-//! [`RequestParser::parse`] takes everything received since the last head ended. It
-//! remembers how far it has looked, so a head that arrives one byte at a time is scanned
-//! once, and it hands `httparse` (which tokenizes the start line and fields) only a
-//! complete head. After `Complete { consumed }`, drop those bytes and call again for the
-//! next pipelined request; after an error, answer with [`HeadError::status`] and close:
-//! the rest of the stream cannot be trusted.
+//! [`RequestParser::parse`] takes everything received since the last head ended. After
+//! `Complete { consumed }`, drop those bytes and call again for the next pipelined
+//! request; after an error, answer with [`HeadError::status`] and close: the rest of the
+//! stream cannot be trusted.
+//!
+//! A head usually arrives whole, so the first call for a head hands the buffer straight to
+//! `httparse` (which tokenizes the start line and fields). If that finds a complete head,
+//! a few checks around each line end, not a pass over every byte, show whether the strict
+//! scan below would accept it too (CRLF line ends only, the limits), and if so the head is
+//! returned. Anything else (a partial head, an error, a failed check) falls back to that
+//! scan over the same bytes: it looks at every byte, names the rule broken, and remembers
+//! how far it has looked, so a head that arrives one byte at a time is scanned once (the
+//! calls after the first skip the fast path), and it hands `httparse` only a complete
+//! head. Both ways give the same answer for every input; the tests and the fuzz target
+//! compare them.
 //!
 //! # Strictness
 //!
@@ -60,6 +69,11 @@ use std::mem::MaybeUninit;
 use super::headers::{is_tchar, list_elements, trim_ows, Headers, Span};
 use super::{Parsed, Version};
 
+mod scan;
+
+use scan::scanner_accepts;
+pub(crate) use scan::Scanner;
+
 /// The longest start line (request line or status line) accepted, CRLF not counted.
 pub const DEFAULT_MAX_START_LINE: usize = 8 * 1024;
 
@@ -68,6 +82,9 @@ pub const DEFAULT_MAX_HEAD_SIZE: usize = 64 * 1024;
 
 /// The most header fields accepted in one head (hyper's default too).
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Field slots for `httparse` kept on the stack; a head with more takes the heap.
+const STACK_FIELDS: usize = 32;
 
 /// The most bytes of buffers a parser keeps from a recycled head (a connection holds
 /// them while idle): a typical head fits, a huge one is freed.
@@ -99,13 +116,22 @@ pub enum Framing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     headers: Headers,
-    method: Span,
+    method: Method,
     target: Span,
     version: Version,
     framing: Framing,
     content_length: Option<u64>,
     keep_alive: bool,
     expects_continue: bool,
+}
+
+/// Where a request head keeps its method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// A common one (see [`standard_method`]), which needs no copy.
+    Standard(&'static str),
+    /// Any other, in the head's buffer.
+    Other(Span),
 }
 
 /// Reads request heads from the bytes of a connection; see the [module docs](self).
@@ -231,7 +257,10 @@ impl Default for HeadLimits {
 impl RequestHead {
     /// The method, case as sent (methods are case-sensitive: `get` is not `GET`).
     pub fn method(&self) -> &str {
-        self.headers.text(self.method)
+        match self.method {
+            Method::Standard(method) => method,
+            Method::Other(span) => self.headers.text(span),
+        }
     }
 
     /// The request target as sent: `/path?query`, an absolute URI, `host:port` for
@@ -252,7 +281,7 @@ impl RequestHead {
 
     /// Takes the head's buffers, leaving it without method, target or fields.
     pub(crate) fn take_headers(&mut self) -> Headers {
-        self.method = Span::default();
+        self.method = Method::Other(Span::default());
         self.target = Span::default();
         std::mem::take(&mut self.headers)
     }
@@ -319,6 +348,21 @@ impl RequestParser {
     /// Reads one request head from the start of `buf`, everything received since the last
     /// head ended. `Partial`: call again with more bytes appended.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, HeadError> {
+        // Only on the first look at a head: once the scanner has started, it goes on, so a
+        // head that trickles in is still read once rather than re-parsed on every call.
+        if self.scanner.is_unstarted() {
+            if let Some(parsed) = self.parse_whole(buf) {
+                return parsed;
+            }
+        }
+        self.parse_scanning_first(buf)
+    }
+
+    /// What [`parse`](Self::parse) answers, found without its fast path: the scanner
+    /// checks every byte first, then `httparse` reads the head it found. The reference
+    /// the fast path is tested and fuzzed against; not for other use.
+    #[doc(hidden)]
+    pub fn parse_scanning_first(&mut self, buf: &[u8]) -> Result<Parsed<RequestHead>, HeadError> {
         let scanned = self.scanner.scan(buf, &self.limits);
         if !matches!(scanned, Ok(None)) {
             self.scanner = Scanner::default(); // the next call reads the next head
@@ -327,12 +371,39 @@ impl RequestParser {
             return Ok(Parsed::Partial);
         };
         let head = buf.get(..end.len).unwrap_or_default(); // the scanner saw every byte of it
-        let spare = std::mem::take(&mut self.spare);
-        let value = parse_request(head, end.fields, &self.limits, spare)?;
+        let value = parse_request(head, end.fields, &self.limits, &mut self.spare)?;
         Ok(Parsed::Complete {
             value,
             consumed: end.len,
         })
+    }
+
+    /// The fast path: `httparse` reads `buf` first, and the head it finds is taken if the
+    /// bytes around each line end show that the scanner would accept it too (see
+    /// [`scanner_accepts`]). `None`: not shown, so the caller scans, which names the
+    /// error or waits for more bytes exactly as without this path.
+    fn parse_whole(&mut self, buf: &[u8]) -> Option<Result<Parsed<RequestHead>, HeadError>> {
+        let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
+        // More fields than the limit is TooManyHeaders; more than the stack holds, the
+        // scanning path, which counts them first.
+        let slots = storage.get_mut(..self.limits.max_headers.min(STACK_FIELDS))?;
+        let mut request = httparse::Request::new(&mut []);
+        let Ok(httparse::Status::Complete(len)) = request.parse_with_uninit_headers(buf, slots)
+        else {
+            return None;
+        };
+        if !scanner_accepts(buf, len, &request, &self.limits) {
+            return None;
+        }
+        let head = buf.get(..len)?;
+        let value = match build_request(head, &request, &mut self.spare) {
+            Ok(value) => value,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(Ok(Parsed::Complete {
+            value,
+            consumed: len,
+        }))
     }
 }
 
@@ -393,224 +464,17 @@ impl HeadError {
     }
 }
 
-/// A complete head found by [`Scanner::scan`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct HeadEnd {
-    /// Bytes from the start of the buffer to the end of the blank line.
-    pub(crate) len: usize,
-    /// Field lines in the head.
-    pub(crate) fields: usize,
-}
-
-/// Where a head ends, found so that no byte is looked at twice and the limits hold however
-/// the bytes were split: runs of bytes other than CR and LF are skipped a word at a time,
-/// and line endings checked one byte at a time.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Scanner {
-    /// Bytes of the buffer already looked at.
-    scanned: usize,
-    /// Where the current line starts.
-    line_start: usize,
-    /// The start line has ended; fields follow.
-    in_fields: bool,
-    /// Field lines ended so far.
-    fields: usize,
-}
-
-impl Scanner {
-    /// The head at the start of `buf`, `None` if it has not ended yet, or the first limit
-    /// or line-ending rule it breaks.
-    pub(crate) fn scan(
-        &mut self,
-        buf: &[u8],
-        limits: &HeadLimits,
-    ) -> Result<Option<HeadEnd>, HeadError> {
-        if self.scanned > buf.len() {
-            // Not the buffer we saw before: start over rather than trust stale offsets.
-            *self = Scanner::default();
-        }
-        let mut prev = match self.scanned.checked_sub(1) {
-            Some(i) => buf.get(i).copied().unwrap_or(0),
-            None => 0,
-        };
-        let mut i = self.scanned;
-        while let Some(&b) = buf.get(i) {
-            if prev != b'\r' && b != b'\r' && b != b'\n' {
-                // Jump over the run of ordinary bytes that breaks no limit: only CR, LF
-                // and the limits need the byte-by-byte rules below.
-                let stop = self.ordinary_limit(limits).min(buf.len());
-                let run = buf.get(i..stop).unwrap_or_default();
-                let n = find_line_end(run).unwrap_or(run.len());
-                if n > 0 {
-                    i += n;
-                    self.scanned = i;
-                    prev = b; // an ordinary byte, which is all `prev` is asked
-                    continue;
-                }
-            }
-            if b == b'\r' && prev != b'\r' && buf.get(i + 1) == Some(&b'\n') {
-                // The usual line ending, both bytes at once.
-                if let Some(end) = self.crlf(i, limits)? {
-                    return Ok(Some(end));
-                }
-                i += 2;
-                self.scanned = i;
-                prev = b'\n';
-                continue;
-            }
-            self.scanned = i + 1;
-            if prev == b'\r' && b != b'\n' {
-                return Err(HeadError::BareCarriageReturn);
-            }
-            // How many bytes the head needs at least after this one: the rest of CRLF CRLF.
-            let mut needed = 4;
-            if b == b'\n' {
-                if prev != b'\r' {
-                    return Err(HeadError::BareLineFeed);
-                }
-                let empty = i - 1 == self.line_start;
-                self.line_start = i + 1;
-                needed = 2;
-                if !self.in_fields {
-                    // An empty line before the request line is skipped (RFC 9112 §2.2).
-                    self.in_fields = !empty;
-                } else if empty {
-                    return Ok(Some(HeadEnd {
-                        len: i + 1,
-                        fields: self.fields,
-                    }));
-                } else {
-                    self.fields += 1;
-                    if self.fields > limits.max_headers {
-                        return Err(HeadError::TooManyHeaders {
-                            max: limits.max_headers,
-                        });
-                    }
-                }
-            } else if b == b'\r' {
-                needed = if self.in_fields && i == self.line_start {
-                    1
-                } else {
-                    3
-                };
-            }
-            if !self.in_fields && b != b'\n' {
-                // The start line so far, not counting a CR that may begin its CRLF.
-                let len = i + 1 - self.line_start - usize::from(b == b'\r');
-                if len > limits.max_start_line {
-                    return Err(HeadError::StartLineTooLong {
-                        max: limits.max_start_line,
-                    });
-                }
-            }
-            if i + 1 + needed > limits.max_head_size {
-                return Err(HeadError::HeadTooLarge {
-                    max: limits.max_head_size,
-                });
-            }
-            prev = b;
-            i += 1;
-        }
-        Ok(None)
-    }
-
-    /// Checks a CRLF at `cr`, `cr + 1` as the byte-by-byte rules would (the CR's limits,
-    /// then the line's end), and ends the line; `Some` when it ends the head.
-    fn crlf(&mut self, cr: usize, limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
-        let empty = cr == self.line_start;
-        if !self.in_fields && cr - self.line_start > limits.max_start_line {
-            return Err(HeadError::StartLineTooLong {
-                max: limits.max_start_line,
-            });
-        }
-        // After the CR: its LF, plus a blank line's CRLF unless this is the blank line.
-        let needed = if self.in_fields && empty { 1 } else { 3 };
-        if cr + 1 + needed > limits.max_head_size {
-            return Err(HeadError::HeadTooLarge {
-                max: limits.max_head_size,
-            });
-        }
-        self.line_start = cr + 2;
-        if !self.in_fields {
-            // An empty line before the request line is skipped (RFC 9112 §2.2).
-            self.in_fields = !empty;
-        } else if empty {
-            return Ok(Some(HeadEnd {
-                len: cr + 2,
-                fields: self.fields,
-            }));
-        } else {
-            self.fields += 1;
-            if self.fields > limits.max_headers {
-                return Err(HeadError::TooManyHeaders {
-                    max: limits.max_headers,
-                });
-            }
-        }
-        if cr + 4 > limits.max_head_size {
-            return Err(HeadError::HeadTooLarge {
-                max: limits.max_head_size,
-            });
-        }
-        Ok(None)
-    }
-
-    /// The first offset at which a byte other than CR or LF would break the start-line or
-    /// head-size limit, given the line being scanned.
-    fn ordinary_limit(&self, limits: &HeadLimits) -> usize {
-        // A byte at `i` needs 4 more after it: `i + 1 + 4 > max_head_size` fails.
-        let head = limits.max_head_size.saturating_sub(4);
-        if self.in_fields {
-            head
-        } else {
-            // `i + 1 - line_start > max_start_line` fails.
-            head.min(self.line_start.saturating_add(limits.max_start_line))
-        }
-    }
-}
-
-/// The offset of the first CR or LF in `bytes`, eight bytes at a time.
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if let Some(at) = line_end_in_word(word) {
-            return Some(offset + at);
-        }
-        offset += 8;
-    }
-    // The last 0-7 bytes, padded with NULs (neither CR nor LF).
-    let mut word = [0u8; 8];
-    let rest = chunks.remainder();
-    word.get_mut(..rest.len())?.copy_from_slice(rest);
-    line_end_in_word(word).map(|at| offset + at)
-}
-
-/// The index of the first CR or LF in `word`.
-fn line_end_in_word(word: [u8; 8]) -> Option<usize> {
-    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
-    const CR: u64 = u64::from_le_bytes([b'\r'; 8]);
-    const LF: u64 = u64::from_le_bytes([b'\n'; 8]);
-    // The high bit of each byte of `w` that is zero, and no other bit (no carries).
-    let zeros = |w: u64| !((w & LOWS).wrapping_add(LOWS) | w | LOWS);
-    let w = u64::from_le_bytes(word);
-    let found = zeros(w ^ CR) | zeros(w ^ LF);
-    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
-}
-
 /// Parses a complete request head of at most `fields` fields and checks what `httparse`
 /// leaves to us.
 fn parse_request(
     head: &[u8],
     fields: usize,
     limits: &HeadLimits,
-    spare: Headers,
+    spare: &mut Headers,
 ) -> Result<RequestHead, HeadError> {
     // Slots httparse fills in; left uninitialized, which would otherwise cost more than
     // parsing a small head.
-    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 32];
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
     let mut heap = Vec::new();
     let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if fields <= storage.len() {
         &mut storage
@@ -624,6 +488,17 @@ fn parse_request(
         Ok(httparse::Status::Partial) => return Err(HeadError::InvalidRequestLine),
         Err(error) => return Err(diagnose(head, error, true, limits)),
     }
+    build_request(head, &request, spare)
+}
+
+/// The head `httparse` read into `request` from `head`, with the checks it leaves to us;
+/// its fields are copied into the buffers taken from `spare`.
+#[inline(always)] // into both paths, so the head is built where it is returned
+fn build_request(
+    head: &[u8],
+    request: &httparse::Request<'_, '_>,
+    spare: &mut Headers,
+) -> Result<RequestHead, HeadError> {
     let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
     else {
         return Err(HeadError::InvalidRequestLine);
@@ -651,8 +526,12 @@ fn parse_request(
             Some(n) => Framing::Length(n),
         }
     };
-    let mut headers = spare.reuse(head.len(), request.headers.len());
-    let method = headers.push_text(method);
+    let mut headers = std::mem::take(spare);
+    headers.clear_with_room(head.len(), request.headers.len());
+    let method = match standard_method(method) {
+        Some(method) => Method::Standard(method),
+        None => Method::Other(headers.push_text(method)),
+    };
     let target = headers.push_text(target);
     for field in request.headers.iter() {
         headers.push(field.name, field.value);
@@ -683,6 +562,7 @@ pub(crate) struct Facts {
 impl Facts {
     /// Reads the fields that decide framing and persistence, with the rules of the
     /// [module docs](self).
+    #[inline(always)]
     pub(crate) fn read(
         fields: &[httparse::Header<'_>],
         version: Version,
@@ -690,47 +570,115 @@ impl Facts {
         let mut facts = Facts::default();
         let (mut close, mut keep_alive, mut te) = (false, false, false);
         for field in fields {
-            let name = field.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                for element in field.value.split(|&b| b == b',') {
-                    let n = parse_content_length(trim_ows(element))?;
-                    if facts.content_length.is_some_and(|m| m != n) {
-                        return Err(HeadError::ConflictingContentLength);
-                    }
-                    facts.content_length = Some(n);
+            let name = field.name.as_bytes();
+            // Names of other lengths never match: the length picks the one name to compare.
+            match name.len() {
+                14 if is_name(name, b"content-length") => {
+                    facts.content_length = content_length(field.value, facts.content_length)?;
                 }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                te = true;
-            } else if name.eq_ignore_ascii_case("connection") {
-                for option in list_elements(std::iter::once(field.value)) {
-                    close |= option.eq_ignore_ascii_case(b"close");
-                    keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                17 if is_name(name, b"transfer-encoding") => te = true,
+                10 if is_name(name, b"connection") => {
+                    let (c, k) = connection_options(field.value);
+                    close |= c;
+                    keep_alive |= k;
                 }
-            } else if name.eq_ignore_ascii_case("expect") {
-                facts.expects_continue |=
-                    trim_ows(field.value).eq_ignore_ascii_case(b"100-continue");
-            } else if name.eq_ignore_ascii_case("host") {
-                facts.hosts += 1;
+                6 if is_name(name, b"expect") => {
+                    facts.expects_continue |=
+                        trim_ows(field.value).eq_ignore_ascii_case(b"100-continue");
+                }
+                4 if is_name(name, b"host") => facts.hosts += 1,
+                _ => {}
             }
         }
         if te {
-            if version == Version::Http10 {
-                return Err(HeadError::TransferEncodingInHttp10);
-            }
-            if facts.content_length.is_some() {
-                return Err(HeadError::ContentLengthWithTransferEncoding);
-            }
-            check_transfer_encoding(
-                fields
-                    .iter()
-                    .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
-                    .map(|f| f.value),
-            )?;
-            facts.chunked = true;
+            facts.chunked = chunked(fields, version, facts.content_length)?;
         }
         facts.keep_alive = !close && (version == Version::Http11 || keep_alive);
         Ok(facts)
     }
+}
+
+/// `method` as a static string if it is one of RFC 9110's (§9) or PATCH (RFC 5789), as
+/// sent: methods are case-sensitive.
+fn standard_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => return None,
+    })
+}
+
+/// True if the `Transfer-Encoding` fields among `fields` make the body chunked, the only
+/// way they may, given the version and any `Content-Length`.
+#[inline(never)] // off the path of heads without one
+fn chunked(
+    fields: &[httparse::Header<'_>],
+    version: Version,
+    content_length: Option<u64>,
+) -> Result<bool, HeadError> {
+    if version == Version::Http10 {
+        return Err(HeadError::TransferEncodingInHttp10);
+    }
+    if content_length.is_some() {
+        return Err(HeadError::ContentLengthWithTransferEncoding);
+    }
+    check_transfer_encoding(
+        fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
+            .map(|f| f.value),
+    )?;
+    Ok(true)
+}
+
+/// True if `name` is `lower` without ASCII case, as `eq_ignore_ascii_case` says, for a
+/// `lower` of lowercase letters and other bytes that have no case. Setting bit 0x20 turns
+/// a letter of either case into its lowercase and no other byte into a lowercase letter,
+/// so each byte of `name` is compared with one OR, a word at a time once inlined.
+#[inline(always)]
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let mut differ = 0;
+    for (&b, &l) in name.iter().zip(lower) {
+        let fold = if l.is_ascii_lowercase() { 0x20 } else { 0 };
+        differ |= (b | fold) ^ l;
+    }
+    differ == 0
+}
+
+/// The `Content-Length` after one more field's `value`, given the one read so far:
+/// every element valid and the same number.
+#[inline(never)] // off the path of heads without one
+fn content_length(value: &[u8], known: Option<u64>) -> Result<Option<u64>, HeadError> {
+    let mut known = known;
+    for element in value.split(|&b| b == b',') {
+        let n = parse_content_length(trim_ows(element))?;
+        if known.is_some_and(|m| m != n) {
+            return Err(HeadError::ConflictingContentLength);
+        }
+        known = Some(n);
+    }
+    Ok(known)
+}
+
+/// Whether a `Connection` value lists `close` and `keep-alive`.
+#[inline(never)] // off the path of heads without one
+fn connection_options(value: &[u8]) -> (bool, bool) {
+    let (mut close, mut keep_alive) = (false, false);
+    for option in list_elements(std::iter::once(value)) {
+        close |= option.eq_ignore_ascii_case(b"close");
+        keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+    }
+    (close, keep_alive)
 }
 
 /// `1*DIGIT` (RFC 9110 §8.6) with checked arithmetic: no sign, no prefix, no whitespace,
@@ -780,13 +728,19 @@ pub(crate) fn check_transfer_encoding<'a>(
 
 /// True if `target` fits `method` (RFC 9112 §3.2): visible ASCII without `#`, and
 /// authority-form for CONNECT, `*` only for OPTIONS, else origin-form or absolute-form.
+#[inline(always)]
 fn valid_target(method: &str, target: &str) -> bool {
-    let bytes = target.as_bytes();
-    if bytes.is_empty()
-        || !bytes
-            .iter()
-            .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#')
-    {
+    // Origin-form, the usual case, without a call.
+    match target.as_bytes() {
+        [b'/', path @ ..] if method != "CONNECT" => is_target_text(path),
+        _ => valid_other_target(method, target),
+    }
+}
+
+/// [`valid_target`] for any target.
+#[inline(never)]
+fn valid_other_target(method: &str, target: &str) -> bool {
+    if target.is_empty() || !is_target_text(target.as_bytes()) {
         return false;
     }
     if method == "CONNECT" {
@@ -821,6 +775,33 @@ fn valid_target(method: &str, target: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// True if every byte of `bytes` is visible ASCII but `#`: eight bytes at a time, a word
+/// that may hold another byte being looked at byte by byte.
+#[inline(always)]
+fn is_target_text(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const BANGS: u64 = u64::from_le_bytes([b'!'; 8]);
+    const DELS: u64 = u64::from_le_bytes([0x7f; 8]);
+    const HASHES: u64 = u64::from_le_bytes([b'#'; 8]);
+    let allowed = |b: u8| (b'!'..=b'~').contains(&b) && b != b'#';
+    // Nonzero when some byte of `w` is zero (and only then).
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Nonzero when some byte is below `!`, at or above DEL, or `#`.
+        let suspect =
+            (w.wrapping_sub(BANGS) & !w & HIGHS) | (w & HIGHS) | zero(w ^ DELS) | zero(w ^ HASHES);
+        if suspect != 0 && !chunk.iter().copied().all(allowed) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().copied().all(allowed)
 }
 
 /// Names the rule a complete head broke, from the kind of `httparse` error. `request`
@@ -886,5 +867,7 @@ fn field_line_error(line: &[u8]) -> Option<HeadError> {
     None
 }
 
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod tests;

@@ -4,11 +4,19 @@ use super::*;
 type Outcome = Result<(RequestHead, usize), HeadError>;
 
 /// Feeds `input` to a fresh parser as growing prefixes ending at each of `cuts` and then
-/// whole, as a connection would; the first answer that is not `Partial`.
+/// whole, as a connection would; the first answer that is not `Partial`. Each answer must
+/// be the one the scanning path gives (see `fast_path_tests`).
 fn feed(parser: RequestParser, input: &[u8], cuts: impl Iterator<Item = usize>) -> Option<Outcome> {
-    let mut parser = parser;
+    let (mut parser, mut reference) = (parser.clone(), parser);
     for end in cuts.chain(std::iter::once(input.len())) {
-        match parser.parse(&input[..end]) {
+        let parsed = parser.parse(&input[..end]);
+        assert_eq!(
+            parsed,
+            reference.parse_scanning_first(&input[..end]),
+            "fast path differs on {:?}",
+            String::from_utf8_lossy(&input[..end])
+        );
+        match parsed {
             Ok(Parsed::Partial) => continue,
             Ok(Parsed::Complete { value, consumed }) => return Some(Ok((value, consumed))),
             Err(error) => return Some(Err(error)),
@@ -640,103 +648,6 @@ fn errors_name_their_status_and_read_as_messages() {
     }
 }
 
-/// The scanner as it was, one byte at a time: the reference the word-at-a-time one must match.
-fn reference_scan(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadEnd>, HeadError> {
-    let (mut line_start, mut in_fields, mut fields, mut prev) = (0, false, 0, 0);
-    for (i, &b) in buf.iter().enumerate() {
-        if prev == b'\r' && b != b'\n' {
-            return Err(HeadError::BareCarriageReturn);
-        }
-        let mut needed = 4;
-        if b == b'\n' {
-            if prev != b'\r' {
-                return Err(HeadError::BareLineFeed);
-            }
-            let empty = i - 1 == line_start;
-            line_start = i + 1;
-            needed = 2;
-            if !in_fields {
-                in_fields = !empty;
-            } else if empty {
-                return Ok(Some(HeadEnd { len: i + 1, fields }));
-            } else {
-                fields += 1;
-                if fields > limits.max_headers {
-                    return Err(HeadError::TooManyHeaders {
-                        max: limits.max_headers,
-                    });
-                }
-            }
-        } else if b == b'\r' {
-            needed = if in_fields && i == line_start { 1 } else { 3 };
-        }
-        if !in_fields && b != b'\n' {
-            let len = i + 1 - line_start - usize::from(b == b'\r');
-            if len > limits.max_start_line {
-                return Err(HeadError::StartLineTooLong {
-                    max: limits.max_start_line,
-                });
-            }
-        }
-        if i + 1 + needed > limits.max_head_size {
-            return Err(HeadError::HeadTooLarge {
-                max: limits.max_head_size,
-            });
-        }
-        prev = b;
-    }
-    Ok(None)
-}
-
-#[test]
-fn the_scanner_matches_the_bytewise_reference_on_every_short_input() {
-    let alphabet = b"a\r\n:";
-    let limits = [
-        HeadLimits::default(),
-        HeadLimits::default()
-            .with_max_start_line(3)
-            .with_max_head_size(9)
-            .with_max_headers(1),
-        HeadLimits::default()
-            .with_max_start_line(9)
-            .with_max_head_size(3),
-        HeadLimits::default()
-            .with_max_start_line(1)
-            .with_max_head_size(12),
-        HeadLimits::default()
-            .with_max_start_line(27)
-            .with_max_head_size(30),
-    ];
-    let mut input = Vec::new();
-    for len in 0..=8u32 {
-        for mut n in 0..alphabet.len().pow(len) {
-            input.clear();
-            for _ in 0..len {
-                input.push(alphabet[n % alphabet.len()]);
-                n /= alphabet.len();
-            }
-            // Long ordinary runs too, where the word-at-a-time search does the work.
-            let long = [b"GET /aaaaaaaaaaaaaaaaaaa".as_slice(), &input].concat();
-            for input in [&input, &long] {
-                for limits in &limits {
-                    let expected = format!("{:?}", reference_scan(input, limits));
-                    let whole = Scanner::default().scan(input, limits);
-                    assert_eq!(format!("{whole:?}"), expected, "{input:?} {limits:?}");
-                    let mut scanner = Scanner::default();
-                    let mut bytewise = Ok(None);
-                    for end in 1..=input.len() {
-                        bytewise = scanner.scan(&input[..end], limits);
-                        if !matches!(bytewise, Ok(None)) {
-                            break;
-                        }
-                    }
-                    assert_eq!(format!("{bytewise:?}"), expected, "{input:?} {limits:?}");
-                }
-            }
-        }
-    }
-}
-
 #[test]
 fn a_recycled_head_leaves_nothing_in_the_next() {
     let first = b"POST /a/long/path?q=1 HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\nContent-Length: 3\r\n\r\n";
@@ -756,24 +667,39 @@ fn a_recycled_head_leaves_nothing_in_the_next() {
 }
 
 #[test]
-fn find_line_end_finds_the_first_cr_or_lf_and_nothing_else() {
-    // Fillers one bit away from CR or LF, and bytes with the high bit set.
-    let fillers = [b'a', 0x8d, 0x8a, 0x0c, 0x0e, 0x0b, 0x09, 0xff, 0x00, 0x2d];
+fn target_text_is_checked_word_at_a_time_as_byte_by_byte() {
     for len in 0..20 {
-        for (k, &filler) in fillers.iter().enumerate() {
-            let mut bytes: Vec<u8> = (0..len).map(|i| fillers[(i + k) % fillers.len()]).collect();
-            assert_eq!(find_line_end(&bytes), None, "{bytes:?}");
-            bytes.fill(filler);
-            for at in 0..len {
-                for end in [b'\r', b'\n'] {
-                    let mut with = bytes.clone();
-                    with[at] = end;
-                    if at + 1 < len {
-                        with[len - 1] = b'\n'; // a later one must not win
-                    }
-                    assert_eq!(find_line_end(&with), Some(at), "{with:?}");
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut target = vec![b'a'; len];
+                target[at] = b;
+                if at + 1 < len {
+                    target[len - 1] = b'~'; // the last allowed byte
                 }
+                let bytewise = target
+                    .iter()
+                    .all(|&b| (b'!'..=b'~').contains(&b) && b != b'#');
+                assert_eq!(is_target_text(&target), bytewise, "{target:?}");
             }
         }
     }
+}
+
+#[test]
+fn is_name_is_eq_ignore_ascii_case() {
+    for name in [&b"host"[..], b"content-length"] {
+        for at in 0..name.len() {
+            for b in 0..=255u8 {
+                let mut other = name.to_vec();
+                other[at] = b;
+                let expected = other.eq_ignore_ascii_case(name);
+                let got = match name.len() {
+                    4 => is_name(&other, b"host"),
+                    _ => is_name(&other, b"content-length"),
+                };
+                assert_eq!(got, expected, "{other:?}");
+            }
+        }
+    }
+    assert!(is_name(b"HoSt", b"host") && !is_name(b"hosts", b"host") && !is_name(b"", b"host"));
 }
