@@ -487,7 +487,7 @@ impl Channel {
             self.deadline.set(None);
             return;
         };
-        let now = self.site.clock.seconds();
+        let now = self.site.clock.loop_time();
         let at = now.saturating_add(after);
         self.deadline.set(Some((at, kind)));
         if let Some(timer) = &*self.timer.borrow() {
@@ -518,7 +518,7 @@ impl Channel {
         let Some((at, kind)) = self.deadline.get() else {
             return;
         };
-        let now = self.site.clock.seconds();
+        let now = self.site.clock.loop_time();
         if now < at {
             return self.schedule(at - now);
         }
