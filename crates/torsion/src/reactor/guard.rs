@@ -32,10 +32,10 @@ use std::{
     any::Any,
     cell::Cell,
     panic::{catch_unwind, AssertUnwindSafe},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::time::CallSite;
+use crate::{sys::unix::monotonic_nanos, time::CallSite};
 
 /// The stall threshold a reactor uses unless its builder says otherwise.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -43,18 +43,25 @@ pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
 /// Runs callbacks under the reactor's panic and stall watch, and keeps the loop's time.
 #[derive(Debug)]
 pub(crate) struct Watch {
-    /// `None`: stall reporting is off.
-    threshold: Option<Duration>,
-    /// Where the reactor's clock starts: times are kept as durations since it.
-    origin: Instant,
-    /// The loop time: the clock as the loop last read it (when the poll returned or,
-    /// with stall reporting on, when the last callback ended).
-    now: Cell<Duration>,
+    /// The stall threshold in nanoseconds; `None`: stall reporting is off.
+    threshold: Option<u64>,
+    clock: LoopClock,
+    /// The loop time in nanoseconds: the clock as the loop last read it (when the poll
+    /// returned or, with stall reporting on, when the last callback ended).
+    now: Cell<u64>,
     /// Whether `now` may serve as the next callback's start: it was read at the end of
     /// the previous top-level callback (or of the poll) and no callback runs now. False
     /// outside `run` and while a callback runs, so that one started elsewhere reads its
     /// own start instead of being blamed for time that was not its own.
     chained: Cell<bool>,
+}
+
+/// The reactor's clock: time since the reactor was built, on the system's monotonic
+/// clock. Read as plain nanoseconds rather than through `Instant`, whose checked
+/// arithmetic cost more than the read itself on every callback.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopClock {
+    origin: u64,
 }
 
 /// What kind of callback ran, for the log line.
@@ -81,12 +88,32 @@ impl Kind {
     }
 }
 
+impl LoopClock {
+    /// A clock that starts now.
+    pub(crate) fn start() -> LoopClock {
+        LoopClock {
+            origin: monotonic_nanos(),
+        }
+    }
+
+    /// Now, as time since the start.
+    pub(crate) fn now(self) -> Duration {
+        Duration::from_nanos(self.nanos())
+    }
+
+    fn nanos(self) -> u64 {
+        monotonic_nanos().saturating_sub(self.origin)
+    }
+}
+
 impl Watch {
-    pub(crate) fn new(threshold: Duration, origin: Instant) -> Watch {
+    pub(crate) fn new(threshold: Duration, clock: LoopClock) -> Watch {
+        // A threshold past u64 nanoseconds (584 years) is never reached either way.
+        let threshold = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
         Watch {
-            threshold: (!threshold.is_zero()).then_some(threshold),
-            origin,
-            now: Cell::new(Duration::ZERO),
+            threshold: (threshold != 0).then_some(threshold),
+            clock,
+            now: Cell::new(0),
             chained: Cell::new(false),
         }
     }
@@ -94,7 +121,7 @@ impl Watch {
     /// The loop time: at most one callback old with stall reporting on, one turn old
     /// with it off.
     pub(crate) fn now(&self) -> Duration {
-        self.now.get()
+        Duration::from_nanos(self.now.get())
     }
 
     /// The loop time when the watch refreshes it after every callback; a new read when
@@ -102,18 +129,16 @@ impl Watch {
     /// timeout).
     pub(crate) fn fresh_now(&self) -> Duration {
         match self.threshold {
-            Some(_) => self.now.get(),
-            None => self.origin.elapsed(),
+            Some(_) => self.now(),
+            None => self.clock.now(),
         }
     }
 
     /// Reads the clock at the top of the loop (the poll returned, or `run` began): the
     /// next callback starts from here.
-    pub(crate) fn tick(&self) -> Duration {
-        let now = self.origin.elapsed();
-        self.now.set(now);
+    pub(crate) fn tick(&self) {
+        self.now.set(self.clock.nanos());
         self.chained.set(true);
-        now
     }
 
     /// The loop is leaving `run`: a callback run before it comes back (a task polled at
@@ -135,12 +160,12 @@ impl Watch {
                 let started = if chained {
                     self.now.get()
                 } else {
-                    self.origin.elapsed()
+                    self.clock.nanos()
                 };
                 let result = catch_unwind(AssertUnwindSafe(f));
                 // Read the end even after a panic, so the next callback does not carry
                 // its time.
-                let ended = self.origin.elapsed();
+                let ended = self.clock.nanos();
                 self.now.set(ended);
                 self.chained.set(chained);
                 // A panic's time is mostly the panic hook's (a backtrace can take 100 ms):
@@ -164,7 +189,8 @@ impl Watch {
 
 #[cold]
 #[inline(never)]
-fn report_stall(kind: Kind, site: CallSite, held: Duration, threshold: Duration) {
+fn report_stall(kind: Kind, site: CallSite, held: u64, threshold: u64) {
+    let (held, threshold) = (Duration::from_nanos(held), Duration::from_nanos(threshold));
     tracing::warn!(
         kind = kind.name(),
         site = %site,
@@ -209,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_none_and_a_value_passes_through() {
-        let watch = Watch::new(Duration::ZERO, Instant::now());
+        let watch = Watch::new(Duration::ZERO, LoopClock::start());
         let site = Location::caller();
         assert_eq!(watch.run(Kind::Task, site, || 7), Some(7));
         assert_eq!(

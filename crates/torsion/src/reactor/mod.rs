@@ -52,7 +52,7 @@ use std::{
     panic::Location,
     rc::Rc,
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use crate::time::{DelayedCall, ReactorTime, TimerQueue};
@@ -74,7 +74,7 @@ pub use signals::{signal, SignalHandlerId};
 pub use sys::{Backend, Interest, Readiness, UnknownBackend};
 pub use task::Task;
 
-use guard::{Kind, Watch};
+use guard::{Kind, LoopClock, Watch};
 use handle::{Queue, Shared};
 use sys::{Event, Poller};
 
@@ -113,7 +113,7 @@ struct Inner {
     events: RefCell<Vec<Event>>,
     io: RefCell<io::Registrations>,
     timers: TimerQueue,
-    origin: Instant,
+    clock: LoopClock,
     shared: Arc<Shared>,
     /// The batch taken from `shared` last turn, kept empty for its buffers.
     spare: RefCell<Queue>,
@@ -211,7 +211,7 @@ impl Reactor {
 
     /// Now, on the reactor's monotonic clock (time since the reactor was built).
     pub fn seconds(&self) -> Duration {
-        self.inner.origin.elapsed()
+        self.inner.clock.now()
     }
 
     /// The time the loop last read its clock, without reading it again: for coarse
@@ -388,21 +388,21 @@ impl Builder {
         };
         let poller =
             Poller::new(backend).map_err(|source| BuildError::Backend { backend, source })?;
-        let origin = Instant::now();
+        let clock = LoopClock::start();
         let shared = Arc::new(Shared::new(poller.waker()));
         Ok(Reactor {
             inner: Rc::new(Inner {
                 poller: RefCell::new(poller),
                 events: RefCell::new(Vec::new()),
                 io: RefCell::default(),
-                timers: TimerQueue::new(move || origin.elapsed()),
-                origin,
+                timers: TimerQueue::new(move || clock.now()),
+                clock,
                 shared,
                 spare: RefCell::default(),
                 triggers: RefCell::default(),
                 tasks: RefCell::default(),
                 signals: RefCell::default(),
-                watch: Watch::new(self.stall_threshold, origin),
+                watch: Watch::new(self.stall_threshold, clock),
                 install_signal_handlers: self.install_signal_handlers,
                 in_run: Cell::new(false),
                 running: Cell::new(false),
