@@ -5,15 +5,20 @@ mod support;
 
 use std::{
     cell::Cell,
-    io::Write,
+    io::{Read, Write},
     os::unix::net::UnixStream,
     rc::Rc,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use torsion::{
-    reactor::{Backend, Interest, Phase, SystemEvent},
-    Reactor,
+    reactor::{Backend, Interest, Phase, SystemEvent, DEFAULT_STALL_THRESHOLD},
+    testing::CapturedEvent,
+    Failure, Reactor,
 };
 use tracing::Level;
 
@@ -23,6 +28,7 @@ each_backend!(
     a_panicking_thread_call_is_logged_and_the_loop_goes_on,
     a_panicking_trigger_is_logged_and_the_others_still_run,
     a_callback_holding_the_loop_is_reported_as_a_stall,
+    only_the_callback_that_stalls_is_reported_among_several_in_one_turn,
 );
 
 const TICK: Duration = Duration::from_millis(1);
@@ -139,6 +145,102 @@ fn a_callback_holding_the_loop_is_reported_as_a_stall(reactor: Reactor) {
     );
 }
 
+/// The loop reads the clock once per callback: each starts where the one before it ended.
+/// A fast callback after a slow one must not inherit its time, nor one before it.
+fn only_the_callback_that_stalls_is_reported_among_several_in_one_turn(reactor: Reactor) {
+    let reactor = stalling_reactor(reactor.backend(), DEFAULT_STALL_THRESHOLD);
+    // Atomic only because the thread call must be `Send`; it runs on the loop's thread.
+    let ran = Arc::new(AtomicU32::new(0));
+    let count = |ran: &Arc<AtomicU32>| {
+        let ran = ran.clone();
+        move || {
+            ran.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    // In one turn: a readiness handler, three timers (the middle one stalls), a thread call.
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    theirs.write_all(b"x").unwrap();
+    let token = reactor.register_fd(&ours, Interest::READABLE, {
+        let (mut ours, counted) = (ours.try_clone().unwrap(), count(&ran));
+        let mut counted = Some(counted);
+        move |_: &Reactor, _| {
+            ours.read_exact(&mut [0]).unwrap();
+            if let Some(counted) = counted.take() {
+                counted();
+            }
+        }
+    });
+    let token = token.unwrap();
+    reactor.call_later(Duration::ZERO, count(&ran));
+    let line = line!() + 1;
+    reactor.call_later(Duration::ZERO, || {
+        hold_the_loop(DEFAULT_STALL_THRESHOLD + TICK)
+    });
+    reactor.call_later(Duration::ZERO, count(&ran));
+    reactor.handle().call_from_thread({
+        let counted = count(&ran);
+        move |r| {
+            counted();
+            r.stop();
+        }
+    });
+    let ((), logs) = support::capture_logs(|| support::run(&reactor));
+    assert_eq!(ran.load(Ordering::Relaxed), 4, "every fast callback ran");
+    let site = support::site(line);
+    assert_eq!(stalls(&logs).len(), 1, "{logs:?}");
+    assert!(
+        support::logged(&logs, Level::WARN, &["stalled", "delayed call", &site]),
+        "{logs:?}"
+    );
+    reactor.deregister_fd(token).unwrap();
+}
+
+#[test]
+fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
+    let reactor = stalling_reactor(Backend::Mio, DEFAULT_STALL_THRESHOLD);
+    let polled = Rc::new(Cell::new(false));
+    let line = line!() + 1;
+    reactor.call_later(Duration::ZERO, {
+        let (r, polled) = (reactor.clone(), polled.clone());
+        move || {
+            hold_the_loop(DEFAULT_STALL_THRESHOLD + TICK);
+            // Polled at once, under the watch, inside this callback.
+            let _ = r.ensure_deferred(async move {
+                polled.set(true);
+                Ok::<_, Failure>(())
+            });
+        }
+    });
+    reactor.call_later(TICK, stopper(&reactor));
+    let ((), logs) = support::capture_logs(|| support::run(&reactor));
+    assert!(polled.get());
+    let site = support::site(line);
+    assert_eq!(stalls(&logs).len(), 1, "{logs:?}");
+    assert!(
+        support::logged(&logs, Level::WARN, &["stalled", "delayed call", &site]),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn a_callback_run_outside_the_loop_times_itself() {
+    let reactor = stalling_reactor(Backend::Poll, DEFAULT_STALL_THRESHOLD);
+    reactor.call_when_running(stopper(&reactor));
+    support::run(&reactor);
+    // Time passes outside `run`; a task polled at once then must not count it as its own.
+    hold_the_loop(DEFAULT_STALL_THRESHOLD + TICK);
+    let polled = Rc::new(Cell::new(false));
+    let ((), logs) = support::capture_logs(|| {
+        let polled = polled.clone();
+        let _ = reactor.ensure_deferred(async move {
+            polled.set(true);
+            Ok::<_, Failure>(())
+        });
+    });
+    assert!(polled.get());
+    assert!(stalls(&logs).is_empty(), "{logs:?}");
+}
+
 #[test]
 fn a_zero_threshold_turns_stall_reporting_off() {
     let reactor = stalling_reactor(Backend::Mio, Duration::ZERO);
@@ -158,6 +260,13 @@ fn a_quick_callback_is_not_reported() {
     reactor.call_later(TICK, stopper(&reactor));
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     assert!(logs.iter().all(|e| e.level < Level::WARN), "{logs:?}");
+}
+
+/// The stall warnings among `logs`.
+fn stalls(logs: &[CapturedEvent]) -> Vec<&CapturedEvent> {
+    logs.iter()
+        .filter(|e| e.level == Level::WARN && e.message.contains("stalled"))
+        .collect()
 }
 
 fn trigger_went_wrong() {

@@ -520,7 +520,7 @@ impl Channel {
             self.deadline.set(None);
             return;
         };
-        let now = self.site.clock.seconds();
+        let now = self.site.clock.loop_time();
         let at = now.saturating_add(after);
         self.deadline.set(Some((at, kind)));
         if let Some(timer) = &*self.timer.borrow() {
@@ -551,7 +551,7 @@ impl Channel {
         let Some((at, kind)) = self.deadline.get() else {
             return;
         };
-        let now = self.site.clock.seconds();
+        let now = self.site.clock.loop_time();
         if now < at {
             return self.schedule(at - now);
         }

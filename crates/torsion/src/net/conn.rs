@@ -385,19 +385,26 @@ impl Conn {
     }
 
     /// Registers, reregisters or deregisters the socket for what the state wants.
+    #[inline]
     fn update_interest(&self) {
         let st = &mut *self.state.borrow_mut();
         if st.closed {
             return;
         }
-        let read = st.wants_read();
-        let write = !st.out.is_empty() || matches!(st.producer, Some(Producer::Pull(_)));
-        let want = match (read, write) {
-            (true, true) => Some(Interest::BOTH),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        };
+        let want = st.wanted_interest();
+        // What most callbacks end with: registered for the same interest, no re-arm due
+        // (the `(Some(_), Some(_))` arm below that does nothing), checked inline.
+        if let (Some(_), Some(interest)) = (st.token, want) {
+            if !st.rearm && st.interest == Some(interest) {
+                return;
+            }
+        }
+        self.register_interest(st, want);
+    }
+
+    /// Registers, reregisters or deregisters the socket for `want`.
+    #[inline(never)]
+    fn register_interest(&self, st: &mut State, want: Option<Interest>) {
         let rearm = std::mem::take(&mut st.rearm);
         let result = match (st.token, want) {
             (None, None) => Ok(()),
@@ -634,6 +641,19 @@ impl State {
             && !self.read_closed
             && !self.reading_paused
             && !self.disconnecting
+    }
+
+    /// The readiness to wait for: reading unless paused or done, writing while bytes
+    /// wait or a pull producer is due.
+    fn wanted_interest(&self) -> Option<Interest> {
+        let read = self.wants_read();
+        let write = !self.out.is_empty() || matches!(self.producer, Some(Producer::Pull(_)));
+        match (read, write) {
+            (true, true) => Some(Interest::BOTH),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        }
     }
 
     fn accepts_writes(&self) -> bool {

@@ -264,7 +264,7 @@ impl Reactor {
             triggers.list = kept;
             due
         };
-        let watch = self.inner.watch;
+        let watch = &self.inner.watch;
         let mut waits = Vec::new();
         for (id, site, f) in due {
             match f {

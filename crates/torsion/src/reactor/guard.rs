@@ -15,23 +15,53 @@
 //! A callback that holds the loop longer than the stall threshold (100 ms by default; zero
 //! turns it off) is logged with `tracing::warn!` the same way: a blocking call hidden in a
 //! callback shows up at once, with its line. No Twisted or tokio core does this.
+//!
+//! The watch also keeps the loop's time (what [`Reactor::loop_time`] returns) and reads
+//! the clock once per callback, not twice: a callback that runs right after another (or
+//! right after the poll returned) starts where that one ended, and its end is read. So
+//! the loop's own work between two callbacks counts towards the second one (a few
+//! microseconds). A callback that starts inside another (a task polled at once when a
+//! Deferred fires) or outside [`Reactor::run`] reads its own start, so it is never blamed
+//! for time that was not its own. With stall reporting off the watch reads nothing, and
+//! the loop time moves once per turn.
+//!
+//! [`Reactor::loop_time`]: super::Reactor::loop_time
+//! [`Reactor::run`]: super::Reactor::run
 
 use std::{
     any::Any,
+    cell::Cell,
     panic::{catch_unwind, AssertUnwindSafe},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::time::CallSite;
+use crate::{sys::unix::monotonic_nanos, time::CallSite};
 
 /// The stall threshold a reactor uses unless its builder says otherwise.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
 
-/// Runs callbacks under the reactor's panic and stall watch.
-#[derive(Clone, Copy, Debug)]
+/// Runs callbacks under the reactor's panic and stall watch, and keeps the loop's time.
+#[derive(Debug)]
 pub(crate) struct Watch {
-    /// `None`: stall reporting is off.
-    threshold: Option<Duration>,
+    /// The stall threshold in nanoseconds; `None`: stall reporting is off.
+    threshold: Option<u64>,
+    clock: LoopClock,
+    /// The loop time in nanoseconds: the clock as the loop last read it (when the poll
+    /// returned or, with stall reporting on, when the last callback ended).
+    now: Cell<u64>,
+    /// Whether `now` may serve as the next callback's start: it was read at the end of
+    /// the previous top-level callback (or of the poll) and no callback runs now. False
+    /// outside `run` and while a callback runs, so that one started elsewhere reads its
+    /// own start instead of being blamed for time that was not its own.
+    chained: Cell<bool>,
+}
+
+/// The reactor's clock: time since the reactor was built, on the system's monotonic
+/// clock. Read as plain nanoseconds rather than through `Instant`, whose checked
+/// arithmetic cost more than the read itself on every callback.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LoopClock {
+    origin: u64,
 }
 
 /// What kind of callback ran, for the log line.
@@ -58,49 +88,132 @@ impl Kind {
     }
 }
 
-impl Watch {
-    pub(crate) fn new(threshold: Duration) -> Watch {
-        Watch {
-            threshold: (!threshold.is_zero()).then_some(threshold),
+impl LoopClock {
+    /// A clock that starts now.
+    pub(crate) fn start() -> LoopClock {
+        LoopClock {
+            origin: monotonic_nanos(),
         }
     }
 
-    /// Runs `f`; a panic is logged and becomes `None`, a stall is logged.
-    pub(crate) fn run<R>(&self, kind: Kind, site: CallSite, f: impl FnOnce() -> R) -> Option<R> {
-        let started = self.threshold.map(|_| Instant::now());
-        let result = catch_unwind(AssertUnwindSafe(f));
-        // A panic's time is mostly the panic hook's (a backtrace can take 100 ms): report
-        // the panic alone.
-        if let (Some(threshold), Some(started), true) = (self.threshold, started, result.is_ok()) {
-            let held = started.elapsed();
-            if held > threshold {
-                tracing::warn!(
-                    kind = kind.name(),
-                    site = %site,
-                    held_ms = held.as_millis() as u64,
-                    "reactor stalled: {} scheduled at {} held the loop for {} ms (threshold {} ms)",
-                    kind.name(),
-                    site,
-                    held.as_millis(),
-                    threshold.as_millis(),
-                );
-            }
+    /// Now, as time since the start.
+    pub(crate) fn now(self) -> Duration {
+        Duration::from_nanos(self.nanos())
+    }
+
+    fn nanos(self) -> u64 {
+        monotonic_nanos().saturating_sub(self.origin)
+    }
+}
+
+impl Watch {
+    pub(crate) fn new(threshold: Duration, clock: LoopClock) -> Watch {
+        // A threshold past u64 nanoseconds (584 years) is never reached either way.
+        let threshold = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
+        Watch {
+            threshold: (threshold != 0).then_some(threshold),
+            clock,
+            now: Cell::new(0),
+            chained: Cell::new(false),
         }
+    }
+
+    /// The loop time: at most one callback old with stall reporting on, one turn old
+    /// with it off.
+    pub(crate) fn now(&self) -> Duration {
+        Duration::from_nanos(self.now.get())
+    }
+
+    /// The loop time when the watch refreshes it after every callback; a new read when
+    /// it does not (stall reporting off), for what must not be a turn late (the poll's
+    /// timeout).
+    pub(crate) fn fresh_now(&self) -> Duration {
+        match self.threshold {
+            Some(_) => self.now(),
+            None => self.clock.now(),
+        }
+    }
+
+    /// Reads the clock at the top of the loop (the poll returned, or `run` began): the
+    /// next callback starts from here.
+    pub(crate) fn tick(&self) {
+        self.now.set(self.clock.nanos());
+        self.chained.set(true);
+    }
+
+    /// The loop is leaving `run`: a callback run before it comes back (a task polled at
+    /// once, say) reads its own start.
+    pub(crate) fn unchain(&self) {
+        self.chained.set(false);
+    }
+
+    /// Runs `f`; a panic is logged and becomes `None`, a stall is logged.
+    #[inline]
+    pub(crate) fn run<R>(&self, kind: Kind, site: CallSite, f: impl FnOnce() -> R) -> Option<R> {
+        let result = match self.threshold {
+            None => catch_unwind(AssertUnwindSafe(f)),
+            Some(threshold) => {
+                // Restored on the way out: callbacks nested in this one read their own
+                // start, and only a top-level callback lets the next one start where it
+                // ended.
+                let chained = self.chained.replace(false);
+                let started = if chained {
+                    self.now.get()
+                } else {
+                    self.clock.nanos()
+                };
+                let result = catch_unwind(AssertUnwindSafe(f));
+                // Read the end even after a panic, so the next callback does not carry
+                // its time.
+                let ended = self.clock.nanos();
+                self.now.set(ended);
+                self.chained.set(chained);
+                // A panic's time is mostly the panic hook's (a backtrace can take 100 ms):
+                // report the panic alone.
+                let held = ended.saturating_sub(started);
+                if held > threshold && result.is_ok() {
+                    report_stall(kind, site, held, threshold);
+                }
+                result
+            }
+        };
         match result {
             Ok(value) => Some(value),
             Err(payload) => {
-                tracing::error!(
-                    kind = kind.name(),
-                    site = %site,
-                    "{} scheduled at {} panicked: {}",
-                    kind.name(),
-                    site,
-                    panic_message(payload.as_ref()),
-                );
+                report_panic(kind, site, payload);
                 None
             }
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn report_stall(kind: Kind, site: CallSite, held: u64, threshold: u64) {
+    let (held, threshold) = (Duration::from_nanos(held), Duration::from_nanos(threshold));
+    tracing::warn!(
+        kind = kind.name(),
+        site = %site,
+        held_ms = held.as_millis() as u64,
+        "reactor stalled: {} scheduled at {} held the loop for {} ms (threshold {} ms)",
+        kind.name(),
+        site,
+        held.as_millis(),
+        threshold.as_millis(),
+    );
+}
+
+#[cold]
+#[inline(never)]
+fn report_panic(kind: Kind, site: CallSite, payload: Box<dyn Any + Send>) {
+    tracing::error!(
+        kind = kind.name(),
+        site = %site,
+        "{} scheduled at {} panicked: {}",
+        kind.name(),
+        site,
+        panic_message(payload.as_ref()),
+    );
 }
 
 /// The text a panic was raised with, when it was a string.
@@ -122,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_none_and_a_value_passes_through() {
-        let watch = Watch::new(Duration::ZERO);
+        let watch = Watch::new(Duration::ZERO, LoopClock::start());
         let site = Location::caller();
         assert_eq!(watch.run(Kind::Task, site, || 7), Some(7));
         assert_eq!(

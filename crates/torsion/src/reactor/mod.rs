@@ -52,7 +52,7 @@ use std::{
     panic::Location,
     rc::Rc,
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use crate::time::{DelayedCall, ReactorTime, TimerQueue};
@@ -74,7 +74,7 @@ pub use signals::{signal, SignalHandlerId};
 pub use sys::{Backend, Interest, Readiness, UnknownBackend};
 pub use task::Task;
 
-use guard::{Kind, Watch};
+use guard::{Kind, LoopClock, Watch};
 use handle::{Queue, Shared};
 use sys::{Event, Poller};
 
@@ -113,7 +113,7 @@ struct Inner {
     events: RefCell<Vec<Event>>,
     io: RefCell<io::Registrations>,
     timers: TimerQueue,
-    origin: Instant,
+    clock: LoopClock,
     shared: Arc<Shared>,
     /// The batch taken from `shared` last turn, kept empty for its buffers.
     spare: RefCell<Queue>,
@@ -166,6 +166,7 @@ impl Reactor {
             "Reactor::run called while the reactor is already running"
         );
         let _leave = LeaveRun(self);
+        inner.watch.tick();
         inner.stop_requested.set(false);
         if inner.install_signal_handlers {
             self.install_default_signals();
@@ -210,7 +211,18 @@ impl Reactor {
 
     /// Now, on the reactor's monotonic clock (time since the reactor was built).
     pub fn seconds(&self) -> Duration {
-        self.inner.origin.elapsed()
+        self.inner.clock.now()
+    }
+
+    /// The time the loop last read its clock, without reading it again: for coarse
+    /// deadlines; see [`ReactorTime::loop_time`]. Outside [`run`](Reactor::run) it is
+    /// [`seconds`](Reactor::seconds).
+    pub fn loop_time(&self) -> Duration {
+        if self.inner.in_run.get() {
+            self.inner.watch.now()
+        } else {
+            self.seconds()
+        }
     }
 
     /// Runs `f` once, `delay` from now (Twisted's `callLater`). The [`DelayedCall`]
@@ -269,12 +281,14 @@ impl Reactor {
             inner
                 .timers
                 .next_deadline()
-                .map(|at| at.saturating_sub(self.seconds()))
+                .map(|at| at.saturating_sub(inner.watch.fresh_now()))
         };
         let mut events = std::mem::take(&mut *inner.events.borrow_mut());
         if let Err(e) = inner.poller.borrow_mut().poll(&mut events, timeout) {
             tracing::error!("reactor poll failed: {e}");
         }
+        // The turn's one clock read of its own; the watch moves it on after each callback.
+        inner.watch.tick();
         self.dispatch_io(&events);
         events.clear();
         *inner.events.borrow_mut() = events;
@@ -284,7 +298,9 @@ impl Reactor {
 
     fn run_due_timers(&self) {
         let timers = &self.inner.timers;
-        let (now, limit) = (self.seconds(), timers.next_seq());
+        // The time the readiness handlers ended, or the poll returned with stall
+        // reporting off: a timer that came due since runs next turn.
+        let (now, limit) = (self.inner.watch.now(), timers.next_seq());
         while let Some(due) = timers.pop_due(now, limit) {
             let site = due.site;
             self.inner.watch.run(Kind::DelayedCall, site, || due.run());
@@ -310,6 +326,10 @@ impl Reactor {
 impl ReactorTime for Reactor {
     fn seconds(&self) -> Duration {
         Reactor::seconds(self)
+    }
+
+    fn loop_time(&self) -> Duration {
+        Reactor::loop_time(self)
     }
 
     #[track_caller]
@@ -368,21 +388,21 @@ impl Builder {
         };
         let poller =
             Poller::new(backend).map_err(|source| BuildError::Backend { backend, source })?;
-        let origin = Instant::now();
+        let clock = LoopClock::start();
         let shared = Arc::new(Shared::new(poller.waker()));
         Ok(Reactor {
             inner: Rc::new(Inner {
                 poller: RefCell::new(poller),
                 events: RefCell::new(Vec::new()),
                 io: RefCell::default(),
-                timers: TimerQueue::new(move || origin.elapsed()),
-                origin,
+                timers: TimerQueue::new(move || clock.now()),
+                clock,
                 shared,
                 spare: RefCell::default(),
                 triggers: RefCell::default(),
                 tasks: RefCell::default(),
                 signals: RefCell::default(),
-                watch: Watch::new(self.stall_threshold),
+                watch: Watch::new(self.stall_threshold, clock),
                 install_signal_handlers: self.install_signal_handlers,
                 in_run: Cell::new(false),
                 running: Cell::new(false),
@@ -430,6 +450,7 @@ impl Drop for LeaveRun<'_> {
         let reactor = self.0;
         let inner = &reactor.inner;
         reactor.uninstall_default_signals();
+        inner.watch.unchain();
         inner.running.set(false);
         inner.stopping.set(false);
         inner.stop_requested.set(false);

@@ -46,6 +46,39 @@ pub trait ReactorTime {
     /// Now, on this clock's monotonic scale (time since the clock started).
     fn seconds(&self) -> Duration;
 
+    /// The time the loop last read its clock, on the scale of [`seconds`](Self::seconds),
+    /// without reading it again (libuv's `uv_now`): for coarse deadlines moved on every
+    /// request or message, such as idle timeouts. Use `seconds()` when precision matters.
+    ///
+    /// On the reactor it is at most one callback old: the loop reads its clock when the
+    /// poll returns and, unless stall reporting is off, when each callback ends (with it
+    /// off, at most one turn old), so inside a callback it may be from before the callback
+    /// began. It never runs ahead of `seconds()` and never goes back. Clocks
+    /// whose `seconds()` is already free, such as the fake `task::Clock`, keep this
+    /// default, which is `seconds()`.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    /// use torsion::{time::ReactorTime, Reactor};
+    ///
+    /// let reactor = Reactor::builder().install_signal_handlers(false).build().unwrap();
+    /// let idle_until = Rc::new(Cell::new(Duration::ZERO));
+    /// reactor.call_later(Duration::ZERO, {
+    ///     let (r, idle_until) = (reactor.clone(), idle_until.clone());
+    ///     move || {
+    ///         // A request came in: push the idle deadline back, with no clock read.
+    ///         idle_until.set(r.loop_time() + Duration::from_secs(30));
+    ///         assert!(r.loop_time() <= r.seconds());
+    ///         r.stop();
+    ///     }
+    /// });
+    /// reactor.run();
+    /// assert!(idle_until.get() >= Duration::from_secs(30));
+    /// ```
+    fn loop_time(&self) -> Duration {
+        self.seconds()
+    }
+
     /// Runs `f` once, `delay` from now. The returned [`DelayedCall`] cancels or moves it.
     ///
     /// Reactors and clocks also offer an inherent, generic `call_later` that boxes the
