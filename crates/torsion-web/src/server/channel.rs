@@ -394,7 +394,7 @@ impl Channel {
     /// The site clock's time as of the loop's last look at it: cheap, for deadlines and
     /// the time a request arrived.
     pub(crate) fn loop_time(&self) -> Duration {
-        self.site.clock.seconds()
+        self.site.clock.loop_time()
     }
 
     /// The current response is complete: read the next request, or close.
