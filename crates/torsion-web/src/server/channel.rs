@@ -55,10 +55,11 @@ pub(crate) struct Channel {
     timer: RefCell<Option<DelayedCall>>,
     /// When the current deadline falls, and what it is.
     deadline: Cell<Option<(Duration, Deadline)>>,
-    /// The last request, once its response is complete; it may still be shared.
-    finished: RefCell<Option<Request>>,
-    /// The last request reclaimed (no one else held it), emptied, for the next head.
-    spare: RefCell<Option<Request>>,
+    /// The last request, once its response is complete: it may still be shared until
+    /// it is reclaimed, emptied, for the next head ([`Channel::reclaim_finished`]).
+    last: RefCell<Option<Request>>,
+    /// `last` is reclaimed: no one else holds it, and it is empty.
+    last_reclaimed: Cell<bool>,
 }
 
 /// What the connection waits for.
@@ -111,8 +112,8 @@ impl HttpChannel {
                 paused: Cell::new(false),
                 timer: RefCell::new(None),
                 deadline: Cell::new(None),
-                finished: RefCell::new(None),
-                spare: RefCell::new(None),
+                last: RefCell::new(None),
+                last_reclaimed: Cell::new(false),
             }),
         }
     }
@@ -207,6 +208,7 @@ impl Channel {
         pos
     }
 
+    #[inline]
     fn read_head(self: &Rc<Self>, rest: &[u8]) -> Next {
         if rest.is_empty() {
             return Next::Stop(0);
@@ -267,13 +269,15 @@ impl Channel {
 
     /// A head arrived: find its resource, answer what the head alone decides (404, 405,
     /// 413), then render now or read the body first.
+    #[inline]
     fn head_received(self: &Rc<Self>, head: RequestHead) {
         self.deadline.set(None);
         let received = self.loop_time();
-        let spare = self.spare.borrow_mut().take();
-        let request = match spare {
-            Some(request) => request.renew(head, received),
-            None => {
+        let reclaimed = self.last_reclaimed.replace(false);
+        let last = self.last.borrow_mut().take();
+        let request = match last {
+            Some(request) if reclaimed => request.renew(head, received),
+            _ => {
                 let peer = self.peer.borrow().clone().unwrap_or(Address::Unix(None));
                 Request::new(head, peer, Rc::downgrade(self), received)
             }
@@ -381,13 +385,25 @@ impl Channel {
     /// Takes the last request back for the next head if no one else holds it any more
     /// (the usual case): no allocation per request on a keep-alive connection.
     fn reclaim_finished(&self) {
-        let Some(finished) = self.finished.borrow_mut().take() else {
+        if self.last_reclaimed.get() {
+            return;
+        }
+        let mut last = self.last.borrow_mut();
+        let Some(request) = last.as_mut() else {
             return;
         };
-        // Dropped here if still shared; its last holder's drop recycles its buffers.
-        if let Some((request, headers)) = finished.reclaim() {
-            self.recycle(headers);
-            *self.spare.borrow_mut() = Some(request);
+        match request.reclaim() {
+            Some(headers) => {
+                drop(last);
+                self.last_reclaimed.set(true);
+                self.recycle(headers);
+            }
+            None => {
+                // Still shared: let it go; its last holder's drop recycles its buffers.
+                let shared = last.take();
+                drop(last);
+                drop(shared);
+            }
         }
     }
 
@@ -407,7 +423,9 @@ impl Channel {
         }
         let old = std::mem::replace(&mut *self.state.borrow_mut(), State::AwaitingHead);
         if let State::Responding(request) = old {
-            *self.finished.borrow_mut() = Some(request);
+            let older = self.last.borrow_mut().replace(request);
+            self.last_reclaimed.set(false);
+            drop(older);
         }
         self.set_deadline(Deadline::Idle, self.site.config.idle_timeout);
         if !self.processing.get() {
@@ -477,8 +495,8 @@ impl Channel {
             let _ = timer.cancel();
         }
         *self.buf.borrow_mut() = Vec::new();
-        self.finished.borrow_mut().take();
-        self.spare.borrow_mut().take();
+        let last = self.last.borrow_mut().take();
+        drop(last);
         self.transport.borrow_mut().take();
     }
 

@@ -119,6 +119,7 @@ impl Inner {
     }
 
     /// Starts a cleared request over for `head`.
+    #[inline]
     fn reset(&mut self, head: RequestHead, received: Duration) {
         self.path = path_span(&head);
         self.head = head;
@@ -206,15 +207,16 @@ impl Request {
         }
     }
 
-    /// A finished request emptied for the next one on its connection, with its head's
-    /// buffers for the parser; `None` (and `self` dropped) while someone else holds it.
-    pub(crate) fn reclaim(mut self) -> Option<(Request, Headers)> {
-        let headers = Rc::get_mut(&mut self.inner)?.clear();
-        Some((self, headers))
+    /// Empties a finished request for the next one on its connection and returns its
+    /// head's buffers for the parser; `None` (and nothing changed) while someone else
+    /// holds it.
+    pub(crate) fn reclaim(&mut self) -> Option<Headers> {
+        Rc::get_mut(&mut self.inner).map(Inner::clear)
     }
 
     /// A [reclaimed](Self::reclaim) request started over for `head`: one allocation
     /// less per request on a keep-alive connection.
+    #[inline]
     pub(crate) fn renew(mut self, head: RequestHead, received: Duration) -> Request {
         match Rc::get_mut(&mut self.inner) {
             Some(inner) => {
