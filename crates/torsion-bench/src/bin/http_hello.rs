@@ -140,9 +140,14 @@ fn main() {
             .iter()
             .filter(|c| c.name != "twisted.web" && c.name != "C floor")
         {
-            let per = idle_memory(contestant, idle);
+            let per = idle_memory(contestant, idle, false);
             println!(
                 "{:<12} {per:>8.0} bytes RSS / idle connection ({idle} connections)",
+                contestant.name
+            );
+            let per = idle_memory(contestant, idle, true);
+            println!(
+                "{:<12} {per:>8.0} bytes RSS / idle connection after one request each",
                 contestant.name
             );
         }
@@ -309,7 +314,9 @@ fn hammer(port: u16, count: usize) {
 }
 
 /// (RSS with `count` idle connections open - RSS before) / count, in bytes.
-fn idle_memory(contestant: &Contestant, count: usize) -> f64 {
+/// With `served`, each connection first gets one request answered, so what a server
+/// keeps between requests on a keep-alive connection is counted too.
+fn idle_memory(contestant: &Contestant, count: usize, served: bool) -> f64 {
     let (child, port) = start(&contestant.command, &[]);
     // taskset execs the server: the child's pid is the server's.
     let pid = child.id();
@@ -321,6 +328,29 @@ fn idle_memory(contestant: &Contestant, count: usize) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(30);
     while open_fds(pid) < count && Instant::now() < deadline {
         std::thread::yield_now();
+    }
+    if served {
+        use std::io::{Read, Write};
+        // Send every request first, then read every answer: the server works through
+        // them while the client writes.
+        let mut connections = connections.iter().collect::<Vec<_>>();
+        for stream in &mut connections {
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .expect("send");
+        }
+        let mut buf = [0u8; 1024];
+        for stream in &mut connections {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut got = Vec::new();
+            while !got.ends_with(b"Hello, world!") {
+                let n = stream.read(&mut buf).expect("read");
+                assert!(n > 0, "closed");
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
     }
     let after = rss(pid);
     drop(connections);
