@@ -81,12 +81,16 @@ impl DateCache {
     }
 
     /// The `Date` field line for now, given `mono`, the time on a monotonic clock (the
-    /// reactor's loop time): the wall clock is read only when `mono` reaches the point
-    /// where the wall clock's second was due to change, or moves back (another clock).
-    /// Between reads, the line is as exact as `mono` is.
-    pub(crate) fn field_line_at(&mut self, mono: Duration) -> &[u8; DATE_LINE_LEN] {
+    /// reactor's loop time): `wall` (the wall clock, read by the caller) is asked only
+    /// when `mono` reaches the point where the wall clock's second was due to change, or
+    /// moves back (another clock). Between reads, the line is as exact as `mono` is.
+    pub(crate) fn field_line_at(
+        &mut self,
+        mono: Duration,
+        wall: impl FnOnce() -> SystemTime,
+    ) -> &[u8; DATE_LINE_LEN] {
         if !self.valid.contains(&mono) {
-            let now = SystemTime::now();
+            let now = wall();
             self.get(now);
             let into_second = now
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -271,29 +275,35 @@ mod tests {
     }
 
     #[test]
-    fn the_line_at_a_monotonic_time_is_the_wall_clock_second_and_stays_until_it_ends() {
+    fn the_line_at_a_monotonic_time_asks_the_wall_clock_only_when_its_second_ends() {
         let mut dates = DateCache::new();
-        let before = SystemTime::now();
-        let line = *dates.field_line_at(Duration::from_secs(50));
-        let after = SystemTime::now();
+        let asked = std::cell::Cell::new(0);
+        let wall = |t: SystemTime| {
+            let asked = &asked;
+            move || {
+                asked.set(asked.get() + 1);
+                t
+            }
+        };
         let expected = |t| *DateCache::new().field_line(t);
-        assert!(line == expected(before) || line == expected(after));
-        // Valid from this monotonic time for what was left of that wall-clock second.
-        assert_eq!(dates.valid.start, Duration::from_secs(50));
-        assert!(dates.valid.end > dates.valid.start);
-        assert!(dates.valid.end <= Duration::from_secs(51));
-        // Within it, the line is not formatted again (the second stays as it was).
-        dates.second = Some(7);
-        assert_eq!(*dates.field_line_at(dates.valid.start), line);
-        assert_eq!(dates.second, Some(7));
-        // Past its end, or before its start (another clock), the wall clock is read again.
-        let end = dates.valid.end;
-        dates.field_line_at(end);
-        assert_ne!(dates.second, Some(7));
-        dates.second = Some(7);
-        dates.field_line_at(Duration::from_secs(1));
-        assert_ne!(dates.second, Some(7));
-        assert_eq!(dates.valid.start, Duration::from_secs(1));
+        let mono = Duration::from_secs(50);
+        // 100.250 s on the wall clock at loop time 50 s: the line holds for 750 ms.
+        let first = at(100) + Duration::from_millis(250);
+        assert_eq!(*dates.field_line_at(mono, wall(first)), expected(first));
+        assert_eq!(asked.get(), 1);
+        let later = mono + Duration::from_millis(749);
+        assert_eq!(*dates.field_line_at(later, wall(at(999))), expected(first));
+        assert_eq!(asked.get(), 1, "within the second: not asked");
+        // At the end of that second, and when the time goes back, it asks again.
+        let next = at(101);
+        let end = mono + Duration::from_millis(750);
+        assert_eq!(*dates.field_line_at(end, wall(next)), expected(next));
+        assert_eq!(asked.get(), 2);
+        assert_eq!(
+            *dates.field_line_at(Duration::from_secs(1), wall(next)),
+            expected(next)
+        );
+        assert_eq!(asked.get(), 3);
     }
 
     #[test]

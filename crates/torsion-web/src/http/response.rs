@@ -139,11 +139,16 @@ impl<'a> ResponseHeadWriter<'a> {
         self
     }
 
-    /// Adds `Date` from `dates`, which reads the wall clock only when the monotonic
-    /// `mono` says its second may be over ([`DateCache::field_line_at`]).
-    pub(crate) fn date_at(&mut self, dates: &mut DateCache, mono: Duration) -> &mut Self {
+    /// Adds `Date` from `dates`, which asks `wall` for the wall clock only when the
+    /// monotonic `mono` says its second may be over ([`DateCache::field_line_at`]).
+    pub(crate) fn date_at(
+        &mut self,
+        dates: &mut DateCache,
+        mono: Duration,
+        wall: impl FnOnce() -> SystemTime,
+    ) -> &mut Self {
         if self.error.is_none() {
-            self.out.extend_from_slice(dates.field_line_at(mono));
+            self.out.extend_from_slice(dates.field_line_at(mono, wall));
         }
         self
     }

@@ -691,7 +691,7 @@ impl Request {
                 }
             }
         }
-        head.date_at(&mut heads.dates, channel.loop_time());
+        head.date_at(&mut heads.dates, channel.loop_time(), SystemTime::now);
         match head.finish(framing, keep_alive) {
             Ok(()) => true,
             Err(error) => {
