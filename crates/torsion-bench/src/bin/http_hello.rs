@@ -5,6 +5,11 @@
 //! with the same bytes and parses nothing: the ceiling on this machine, since wrk and the
 //! kernel share the core with the server (`--floor 0` leaves it out).
 //!
+//! `--batch 1` starts every server under `SCHED_BATCH` (`chrt --batch 0`): a server that
+//! wakes up no longer preempts wrk at once, so each wakeup finds more requests waiting.
+//! On a shared core, how often the lighter servers preempt wrk moves their figures as
+//! much as their own work does (BENCHMARKS.md, "HTTP").
+//!
 //! ```text
 //! cargo build --release -p torsion-web --example hello_server
 //! cargo build --release -p torsion-bench --bin hyper_hello
@@ -37,6 +42,7 @@ fn main() {
     let seconds = args.number("seconds", 10);
     let connections = args.number("connections", 100);
     let idle = args.number("idle", 10_000);
+    let batch = args.number("batch", 0) == 1;
     let root = env!("CARGO_MANIFEST_DIR").to_owned() + "/../..";
     let release = format!("{root}/target/release");
     let mut contestants = vec![
@@ -72,14 +78,19 @@ fn main() {
     contestants.retain(|c| args.wants(c.name));
     println!(
         "http_hello: wrk -t1 -c{connections} -d{seconds}s, server and wrk on core 0 \
-         (taskset -c 0), {} interleaved runs; load average {}",
+         (taskset -c 0){}, {} interleaved runs; load average {}",
+        if batch {
+            ", every server under SCHED_BATCH (chrt --batch 0)"
+        } else {
+            ""
+        },
         args.runs,
         load_average()
     );
     let mut results: Vec<Vec<(f64, f64)>> = vec![Vec::new(); contestants.len()];
     for _ in 0..args.runs {
         for (contestant, samples) in contestants.iter().zip(&mut results) {
-            samples.push(wrk_run(contestant, connections, seconds));
+            samples.push(wrk_run(contestant, connections, seconds, batch));
         }
     }
     let medians: Vec<(f64, f64)> = results
@@ -204,8 +215,13 @@ fn stop(child: Child) -> String {
 }
 
 /// One wrk run: (requests/s, p99 latency in ms).
-fn wrk_run(contestant: &Contestant, connections: usize, seconds: usize) -> (f64, f64) {
-    let (child, port) = start(&contestant.command, &[]);
+fn wrk_run(contestant: &Contestant, connections: usize, seconds: usize, batch: bool) -> (f64, f64) {
+    let wrapper: &[&str] = if batch {
+        &["chrt", "--batch", "0"]
+    } else {
+        &[]
+    };
+    let (child, port) = start(&contestant.command, wrapper);
     let output = Command::new("taskset")
         .args([
             "-c",
