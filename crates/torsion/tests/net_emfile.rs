@@ -134,11 +134,7 @@ fn in_child(reactor: Reactor) {
         .filter(|e| e.level == Level::WARN && e.message.contains("too many open files"))
         .collect();
     assert_eq!(warnings.len(), 1, "one log line per episode: {logs:?}");
-    assert!(support::logged(
-        &logs,
-        Level::INFO,
-        &["descriptors available again"]
-    ));
+    support::assert_logged(&logs, Level::INFO, &["descriptors available again"]);
     drain(&reactor, &port);
 }
 

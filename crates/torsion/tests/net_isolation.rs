@@ -90,11 +90,11 @@ fn a_panicking_protocol_closes_only_its_connection(reactor: Reactor) {
         .expect("the panicking connection closed");
     let failure = first.failure().expect("a panic is not a clean close");
     assert_eq!(failure.check::<Panicked>().unwrap().message, "boom");
-    assert!(support::logged(
+    support::assert_logged(
         &logs,
         Level::ERROR,
-        &["panicked: boom", "closing that connection"]
-    ));
+        &["panicked: boom", "closing that connection"],
+    );
     drain(&reactor, &port);
 }
 

@@ -160,10 +160,7 @@ fn a_failed_shutdown_deferred_is_logged_and_shutdown_goes_on(reactor: Reactor) {
     reactor.call_when_running(stopper(&reactor));
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     let site = support::site(line);
-    assert!(
-        support::logged(&logs, Level::ERROR, &["drain failed", &site]),
-        "{logs:?}"
-    );
+    support::assert_logged(&logs, Level::ERROR, &["drain failed", &site]);
 }
 
 fn add_timeout_times_out_on_the_reactor_clock(reactor: Reactor) {

@@ -58,13 +58,10 @@ fn a_panicking_timer_is_logged_with_its_site_and_the_loop_goes_on(reactor: React
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     assert!(after.get());
     let site = support::site(line);
-    assert!(
-        support::logged(
-            &logs,
-            Level::ERROR,
-            &["delayed call", &site, "timer went wrong"]
-        ),
-        "{logs:?}"
+    support::assert_logged(
+        &logs,
+        Level::ERROR,
+        &["delayed call", &site, "timer went wrong"],
     );
 }
 
@@ -78,13 +75,10 @@ fn a_panicking_readiness_handler_is_logged_and_the_loop_goes_on(reactor: Reactor
     reactor.call_later(2 * TICK, stopper(&reactor));
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     let site = support::site(line);
-    assert!(
-        support::logged(
-            &logs,
-            Level::ERROR,
-            &["readiness handler", &site, "handler went wrong"]
-        ),
-        "{logs:?}"
+    support::assert_logged(
+        &logs,
+        Level::ERROR,
+        &["readiness handler", &site, "handler went wrong"],
     );
     reactor.deregister_fd(token).unwrap();
 }
@@ -96,13 +90,10 @@ fn a_panicking_thread_call_is_logged_and_the_loop_goes_on(reactor: Reactor) {
     handle.call_from_thread(|r| r.stop());
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     let site = support::site(line);
-    assert!(
-        support::logged(
-            &logs,
-            Level::ERROR,
-            &["call from thread", &site, "thread call went wrong"]
-        ),
-        "{logs:?}"
+    support::assert_logged(
+        &logs,
+        Level::ERROR,
+        &["call from thread", &site, "thread call went wrong"],
     );
 }
 
@@ -118,13 +109,10 @@ fn a_panicking_trigger_is_logged_and_the_others_still_run(reactor: Reactor) {
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     assert!(later.get());
     let site = support::site(line);
-    assert!(
-        support::logged(
-            &logs,
-            Level::ERROR,
-            &["system event trigger", &site, "trigger went wrong"]
-        ),
-        "{logs:?}"
+    support::assert_logged(
+        &logs,
+        Level::ERROR,
+        &["system event trigger", &site, "trigger went wrong"],
     );
 }
 
@@ -135,13 +123,10 @@ fn a_callback_holding_the_loop_is_reported_as_a_stall(reactor: Reactor) {
     reactor.call_later(TICK, stopper(&reactor));
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     let site = support::site(line);
-    assert!(
-        support::logged(
-            &logs,
-            Level::WARN,
-            &["stalled", "delayed call", &site, "threshold 1 ms"]
-        ),
-        "{logs:?}"
+    support::assert_logged(
+        &logs,
+        Level::WARN,
+        &["stalled", "delayed call", &site, "threshold 1 ms"],
     );
 }
 
@@ -188,10 +173,7 @@ fn only_the_callback_that_stalls_is_reported_among_several_in_one_turn(reactor: 
     assert_eq!(ran.load(Ordering::Relaxed), 4, "every fast callback ran");
     let site = support::site(line);
     assert_eq!(stalls(&logs).len(), 1, "{logs:?}");
-    assert!(
-        support::logged(&logs, Level::WARN, &["stalled", "delayed call", &site]),
-        "{logs:?}"
-    );
+    support::assert_logged(&logs, Level::WARN, &["stalled", "delayed call", &site]);
     reactor.deregister_fd(token).unwrap();
 }
 
@@ -216,10 +198,7 @@ fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
     assert!(polled.get());
     let site = support::site(line);
     assert_eq!(stalls(&logs).len(), 1, "{logs:?}");
-    assert!(
-        support::logged(&logs, Level::WARN, &["stalled", "delayed call", &site]),
-        "{logs:?}"
-    );
+    support::assert_logged(&logs, Level::WARN, &["stalled", "delayed call", &site]);
 }
 
 #[test]

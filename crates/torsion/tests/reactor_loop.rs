@@ -340,10 +340,7 @@ fn running_twice_at_once_is_refused_and_logged(reactor: Reactor) {
         reactor.call_later(TICK, stopper(&reactor));
         support::run(&reactor);
     });
-    assert!(
-        support::logged(&logs, tracing::Level::ERROR, &["already running"]),
-        "{logs:?}"
-    );
+    support::assert_logged(&logs, tracing::Level::ERROR, &["already running"]);
 }
 
 #[test]

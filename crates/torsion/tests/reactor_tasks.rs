@@ -213,10 +213,7 @@ fn a_panicking_task_is_logged_with_its_spawn_site(reactor: Reactor) {
     });
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     let site = support::site(line);
-    assert!(
-        support::logged(&logs, Level::ERROR, &["task", &site, "task went wrong"]),
-        "{logs:?}"
-    );
+    support::assert_logged(&logs, Level::ERROR, &["task", &site, "task went wrong"]);
     assert!(task.is_finished());
 }
 

@@ -201,7 +201,7 @@ fn a_datagram_longer_than_max_packet_size_is_dropped_with_a_warning(reactor: Rea
             "longer than max_packet_size 16",
             n,
         ];
-        assert!(support::logged(&logs, Level::WARN, &parts), "{logs:?}");
+        support::assert_logged(&logs, Level::WARN, &parts);
     }
     stop_all(&reactor, &[&server, &client]);
 }
@@ -405,7 +405,7 @@ fn a_panicking_protocol_is_logged_and_the_port_goes_on(reactor: Reactor) {
     assert_eq!(*server_log.borrow(), expected);
     let panicked = |method: &str, message: &str| {
         let parts = [&format!("udp {host}: {method} panicked: ")[..], message];
-        assert!(support::logged(&logs, Level::ERROR, &parts), "{logs:?}");
+        support::assert_logged(&logs, Level::ERROR, &parts);
     };
     panicked("datagram_received", "boom in datagram_received");
     panicked("stop_protocol", "boom in stop_protocol");

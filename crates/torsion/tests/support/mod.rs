@@ -61,6 +61,15 @@ pub fn logged(logs: &[CapturedEvent], level: Level, parts: &[&str]) -> bool {
         .any(|e| e.level == level && parts.iter().all(|p| e.message.contains(p)))
 }
 
+/// Asserts that [`logged`] finds such an event, showing every captured event if not.
+#[track_caller]
+pub fn assert_logged(logs: &[CapturedEvent], level: Level, parts: &[&str]) {
+    assert!(
+        logged(logs, level, parts),
+        "no {level} event with {parts:?} in {logs:?}"
+    );
+}
+
 /// `file:line:` for a line of the calling test file, to find the call site in a log line.
 #[track_caller]
 pub fn site(line: u32) -> String {
