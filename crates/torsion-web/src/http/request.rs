@@ -27,7 +27,7 @@
 //! by `finish`, which then removes everything the writer appended.
 
 use super::headers::is_token;
-use super::write::{push_checked_field, push_decimal, push_field, WriteError};
+use super::write::{end_head, push_checked_field, push_decimal, push_field, WriteError};
 use super::Version;
 
 /// How the body of a request is framed.
@@ -122,12 +122,7 @@ impl<'a> RequestHeadWriter<'a> {
             }
             RequestBody::Chunked => push_checked_field(self.out, "Transfer-Encoding", b"chunked"),
         }
-        match (self.version, keep_alive) {
-            (Version::Http11, false) => push_checked_field(self.out, "Connection", b"close"),
-            (Version::Http10, true) => push_checked_field(self.out, "Connection", b"keep-alive"),
-            _ => {}
-        }
-        self.out.extend_from_slice(b"\r\n");
+        end_head(self.out, self.version, keep_alive);
         self.finished = true;
         Ok(())
     }

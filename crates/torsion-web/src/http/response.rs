@@ -45,7 +45,7 @@ use std::time::{Duration, SystemTime};
 use super::date::DateCache;
 use super::head::Framing;
 use super::headers::is_field_value;
-use super::write::{push_checked_field, push_content_length, push_field, WriteError};
+use super::write::{end_head, push_checked_field, push_content_length, push_field, WriteError};
 
 #[cfg(doc)]
 use super::check_response_field;
@@ -178,12 +178,7 @@ impl<'a> ResponseHeadWriter<'a> {
             Framing::UntilClose => {}
         }
         let keep_alive = keep_alive && framing != Framing::UntilClose;
-        match (self.version, keep_alive) {
-            (Version::Http11, false) => push_checked_field(self.out, "Connection", b"close"),
-            (Version::Http10, true) => push_checked_field(self.out, "Connection", b"keep-alive"),
-            _ => {}
-        }
-        self.out.extend_from_slice(b"\r\n");
+        end_head(self.out, self.version, keep_alive);
         self.finished = true;
         Ok(())
     }

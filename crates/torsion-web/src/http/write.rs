@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::headers::{is_field_value, is_token};
+use super::Version;
 
 /// Why a writer refused a head or trailer; nothing of it was written.
 #[non_exhaustive]
@@ -92,6 +93,17 @@ pub(crate) fn check_response_field(name: &str, value: &[u8]) -> Result<(), Write
         });
     }
     Ok(())
+}
+
+/// Ends a head: the `Connection` field when `keep_alive` differs from the version's
+/// default (RFC 9112 §9.3), then the blank line.
+pub(crate) fn end_head(out: &mut Vec<u8>, version: Version, keep_alive: bool) {
+    match (version, keep_alive) {
+        (Version::Http11, false) => push_checked_field(out, "Connection", b"close"),
+        (Version::Http10, true) => push_checked_field(out, "Connection", b"keep-alive"),
+        _ => {}
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `Content-Length: n\r\n` in one copy.
