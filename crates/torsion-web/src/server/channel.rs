@@ -543,7 +543,7 @@ impl Channel {
             self.deadline.set(None);
             return;
         };
-        let now = self.site.clock.loop_time();
+        let now = self.loop_time();
         let at = now.saturating_add(after);
         self.deadline.set(Some((at, kind)));
         if self.timer_at.get().is_some_and(|fires| fires <= at) {
@@ -574,7 +574,7 @@ impl Channel {
         let Some((at, kind)) = self.deadline.get() else {
             return;
         };
-        let now = self.site.clock.loop_time();
+        let now = self.loop_time();
         if now < at {
             return self.schedule(at - now);
         }
