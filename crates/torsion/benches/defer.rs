@@ -3,14 +3,21 @@
 //! closures run in order). Python Twisted's figures for the same two operations come
 //! from `benches/twisted_defer.py`; BENCHMARKS.md has both.
 //!
+//! The `await` group: a future awaiting a pending Deferred, polled by hand; and
+//! `ensure_deferred` over ten awaits of fired Deferreds.
+//!
 //! `cargo bench -p torsion --bench defer`
 
 #![allow(missing_docs)] // criterion_group! generates undocumented public functions
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use torsion::defer::{gather_results, succeed, Deferred};
+use torsion::defer::{gather_results, succeed, Deferred, Failure};
+use torsion::Reactor;
 
 fn chain_of_ten(c: &mut Criterion) {
     let mut group = c.benchmark_group("chain");
@@ -65,5 +72,34 @@ fn gather_thousand(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chain_of_ten, gather_thousand);
+fn await_deferreds(c: &mut Criterion) {
+    let mut group = c.benchmark_group("await");
+    group.bench_function("await_pending_deferred_by_hand", |b| {
+        let mut cx = Context::from_waker(Waker::noop());
+        b.iter(|| {
+            let (d, resolver) = Deferred::<u64>::new();
+            let mut fut = pin!(async move { d.await.map(|n| n + 1) });
+            let _ = fut.as_mut().poll(&mut cx);
+            let _ = resolver.callback(black_box(1));
+            black_box(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(2))))
+        })
+    });
+    group.throughput(Throughput::Elements(10));
+    group.bench_function("ensure_deferred_10_fired_awaits", |b| {
+        let reactor = Reactor::new().unwrap();
+        b.iter(|| {
+            let d = reactor.ensure_deferred(async {
+                let mut n = 0u64;
+                for i in 0..10u64 {
+                    n += succeed(black_box(i)).await?;
+                }
+                Ok::<_, Failure>(n)
+            });
+            black_box(d.try_result().ok())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, chain_of_ten, gather_thousand, await_deferreds);
 criterion_main!(benches);

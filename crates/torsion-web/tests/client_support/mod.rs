@@ -168,7 +168,10 @@ impl Server {
 
     /// Fires with the id of the next connection to close (in the order they close).
     pub fn next_close(&self) -> Deferred<usize> {
-        self.closes.get()
+        match self.closes.get() {
+            Ok(close) => close,
+            Err(underflow) => torsion::defer::fail(underflow),
+        }
     }
 
     /// Stops listening, closes the server's connections, runs the reactor until they are

@@ -14,10 +14,12 @@
 //! assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(42))));
 //! ```
 //!
-//! The other direction, a future run as a Deferred (Twisted's `ensureDeferred`), needs an
-//! executor and lives in the reactor. So that cancelling such a Deferred cancels the
-//! Deferred its future is waiting on, as Twisted does, the executor polls through
-//! [`track_awaits`] and learns which Deferred that is.
+//! A future awaiting a Deferred with a waker of its own executor is woken when the
+//! Deferred fires, and polled whenever that executor gets to it. A future run by
+//! [`ensure_deferred`](super::ensure_deferred) (or the reactor's) is resumed at once,
+//! inside the Deferred's `callback`, as Twisted resumes a coroutine. So that cancelling
+//! such a future's Deferred cancels the Deferred it is waiting on, as Twisted does, its
+//! driver polls through [`track_awaits`] and learns which Deferred that is.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -28,6 +30,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use super::chain::Chain;
+use super::ensure::{current_driver, Driver};
 use super::{Deferred, Failure};
 
 /// A `Deferred<T>` being awaited. Dropping it before the Deferred fires leaves any
@@ -38,9 +41,19 @@ pub struct DeferredFuture<T> {
 }
 
 enum Slot<T> {
-    Waiting(Option<Waker>),
+    Waiting(Option<Waiter>),
     Ready(Result<T, Failure>),
     Taken,
+}
+
+/// Who to tell when the Deferred fires.
+enum Waiter {
+    /// A future run by a driver ([`ensure_deferred`](super::ensure_deferred) or the
+    /// reactor's), polled with the driver's own waker: resumed at once, inside the
+    /// Deferred's `callback`, as Twisted resumes a coroutine.
+    Driver(Weak<Driver>),
+    /// Any other executor: woken, and polled when that executor gets to it.
+    Waker(Waker),
 }
 
 /// Cancels a Deferred later without keeping it alive: from
@@ -118,8 +131,14 @@ impl<T: 'static> IntoFuture for Deferred<T> {
                 return result.map(drop);
             };
             let old = mem::replace(&mut *slot.borrow_mut(), Slot::Ready(result));
-            if let Slot::Waiting(Some(waker)) = old {
-                waker.wake();
+            match old {
+                Slot::Waiting(Some(Waiter::Driver(driver))) => {
+                    if let Some(driver) = driver.upgrade() {
+                        driver.resume();
+                    }
+                }
+                Slot::Waiting(Some(Waiter::Waker(waker))) => waker.wake(),
+                _ => {}
             }
             Ok(())
         });
@@ -134,8 +153,16 @@ impl<T> Future for DeferredFuture<T> {
         let mut slot = self.slot.borrow_mut();
         match mem::replace(&mut *slot, Slot::Taken) {
             Slot::Ready(result) => Poll::Ready(result),
-            Slot::Waiting(_) => {
-                *slot = Slot::Waiting(Some(cx.waker().clone()));
+            Slot::Waiting(old) => {
+                let waiter = match old {
+                    // Polled again by the same task: nothing to redo.
+                    Some(Waiter::Waker(w)) if w.will_wake(cx.waker()) => Waiter::Waker(w),
+                    _ => match current_driver(cx.waker()) {
+                        Some(driver) => Waiter::Driver(driver),
+                        None => Waiter::Waker(cx.waker().clone()),
+                    },
+                };
+                *slot = Slot::Waiting(Some(waiter));
                 AWAITED.with(|a| *a.borrow_mut() = Some(self.chain.clone()));
                 Poll::Pending
             }
@@ -151,8 +178,18 @@ impl<T> Drop for DeferredFuture<T> {
             tracing::error!(
                 target: "torsion::defer",
                 failed_at = %failure.location(),
-                "unhandled error in dropped Deferred future: {failure}"
+                error_type = failure.type_name(),
+                "unhandled error in dropped Deferred future: {failure} ({}; failed at {})",
+                failure.type_name(),
+                failure.location(),
             );
+            super::report::to_stderr_unobserved(tracing::Level::ERROR, || {
+                format!(
+                    "unhandled error in dropped Deferred future: {failure} ({}; failed at {})",
+                    failure.type_name(),
+                    failure.location(),
+                )
+            });
         }
     }
 }

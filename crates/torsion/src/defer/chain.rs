@@ -78,6 +78,8 @@ struct State {
     waiting: bool,
     inner: Weak<Chain>,
     canceller: Option<Canceller>,
+    /// Where the chain was fired (Twisted's "first invoker"), for the unhandled report.
+    fired_at: Option<Site>,
     /// Set by `cancel` without a canceller: the next firing is swallowed (Twisted's
     /// `_suppressAlreadyCalled`), so the code that would have fired need not know.
     suppress_already_called: bool,
@@ -95,6 +97,7 @@ impl Chain {
                 waiting: false,
                 inner: Weak::new(),
                 canceller,
+                fired_at: None,
                 suppress_already_called: false,
             }),
             created,
@@ -108,6 +111,7 @@ impl Chain {
             let mut s = chain.state.borrow_mut();
             s.called = true;
             s.result = Some(outcome);
+            s.fired_at = Some(created);
         }
         chain
     }
@@ -121,8 +125,15 @@ impl Chain {
         s.paused > 0 || s.waiting
     }
 
-    /// Fires the chain (Twisted's `callback`/`errback`).
-    pub(crate) fn fire(self: &Rc<Self>, outcome: Outcome) -> Result<(), AlreadyCalled> {
+    /// Twisted's `paused` counter: unmatched pauses, plus one while waiting on another
+    /// chain (Twisted pauses the outer Deferred for that too).
+    pub(crate) fn pause_count(&self) -> u32 {
+        let s = self.state.borrow();
+        s.paused + u32::from(s.waiting)
+    }
+
+    /// Fires the chain (Twisted's `callback`/`errback`) from `site`.
+    pub(crate) fn fire(self: &Rc<Self>, outcome: Outcome, site: Site) -> Result<(), AlreadyCalled> {
         {
             let mut s = self.state.borrow_mut();
             if s.called {
@@ -136,6 +147,7 @@ impl Chain {
             }
             s.called = true;
             s.result = Some(outcome);
+            s.fired_at = Some(site);
             // The canceller can no longer be needed; dropping it breaks cycles through
             // resolvers it may have captured.
             s.canceller = None;
@@ -193,6 +205,7 @@ impl Chain {
     /// Twisted's `cancel`: runs the canceller of an unfired chain, then fails it with
     /// `Cancelled` if the canceller did not fire it; a chain waiting on an inner chain
     /// cancels the innermost one instead.
+    #[track_caller]
     pub(crate) fn cancel(self: &Rc<Self>) {
         // Walk down, not recurse: chains waiting on chains may nest deeply.
         let mut target = self.clone();
@@ -225,7 +238,27 @@ impl Chain {
         }
         if !target.called() {
             // Cannot fail: the chain was checked unfired just above.
-            let _ = target.fire(Err(Failure::new(Cancelled)));
+            let _ = target.fire(Err(Failure::new(Cancelled)), Location::caller());
+        }
+    }
+
+    /// True when `take_result` would give a result.
+    pub(crate) fn has_result(&self) -> bool {
+        let s = self.state.borrow();
+        s.called
+            && !s.running
+            && s.paused == 0
+            && !s.waiting
+            && s.links.is_empty()
+            && s.result.is_some()
+    }
+
+    /// Gives a canceller to a chain made without one (a list learns its members only
+    /// after its chain exists).
+    pub(crate) fn set_canceller(&self, canceller: Canceller) {
+        let mut s = self.state.borrow_mut();
+        if !s.called {
+            s.canceller = Some(canceller);
         }
     }
 
@@ -287,16 +320,16 @@ fn run(chain: Rc<Chain>) {
 /// `outcome`. The result stays in a local between links (one borrow per link). A
 /// `Continue` link switches to the outer chain inside this same loop: this is the
 /// trampoline that lets 100,000 nested Deferreds fire without growing the stack.
+///
+/// A pause made by one of the chain's own callbacks while it runs does not stop this
+/// loop: as in Twisted's `_runCallbacks`, which looks at `paused` only before it starts
+/// on a chain, the links already there (and any added meanwhile) run; the pause holds
+/// back what is added after the run, until `unpause`.
 fn run_from(mut current: Rc<Chain>, mut outcome: Outcome) {
     loop {
         let link = {
             let mut s = current.state.borrow_mut();
-            let next = if s.paused > 0 {
-                None
-            } else {
-                s.links.pop_front()
-            };
-            match next {
+            match s.links.pop_front() {
                 Some(link) => link,
                 None => {
                     s.result = Some(outcome);
@@ -332,16 +365,31 @@ fn run_from(mut current: Rc<Chain>, mut outcome: Outcome) {
     }
 }
 
-/// Reports a failure that nobody handled, with where its Deferred was created.
-pub(crate) fn log_unhandled(failure: &Failure, created: Site) {
+/// Reports a failure that nobody handled: its type, where its Deferred was created and
+/// fired (Twisted's "first invoker"), and where the failure was made. With no `tracing`
+/// subscriber, the line goes to stderr (see [`super::report`]).
+pub(crate) fn log_unhandled(failure: &Failure, created: Site, fired_at: Option<Site>) {
+    let fired_at = fired_at.unwrap_or(created);
     tracing::error!(
         target: "torsion::defer",
         created = %created,
+        fired_at = %fired_at,
         failure = %failure,
+        error_type = failure.type_name(),
         failed_at = %failure.location(),
-        "unhandled error in Deferred: {failure} (Deferred created at {created}, failed at {})",
+        "unhandled error in Deferred: {failure} ({}; Deferred created at {created}, \
+         fired at {fired_at}, failed at {})",
+        failure.type_name(),
         failure.location(),
     );
+    super::report::to_stderr_unobserved(tracing::Level::ERROR, || {
+        format!(
+            "unhandled error in Deferred: {failure} ({}; Deferred created at {created}, \
+             fired at {fired_at}, failed at {})",
+            failure.type_name(),
+            failure.location(),
+        )
+    });
 }
 
 /// Calls a link, turning a panic into a Failure that carries the panic's message and
@@ -357,7 +405,7 @@ impl Drop for Chain {
     fn drop(&mut self) {
         let s = self.state.get_mut();
         if let Some(Err(failure)) = s.result.take() {
-            log_unhandled(&failure, self.created);
+            log_unhandled(&failure, self.created, s.fired_at);
         }
         // Drop pending links iteratively: a long chain of Continue links would otherwise
         // recurse once per nested Deferred when the outermost is dropped.

@@ -24,10 +24,38 @@ use std::time::Duration;
 /// ```
 ///
 /// Any `std::error::Error` converts into a `Failure`, so `?` works inside callbacks.
-/// `Failure` deliberately does not implement `Error` itself (that conversion would then
-/// conflict with the identity conversion); [`error`](Failure::error) gives the inner one.
 /// Clones share the error: a failure stored in a `DeferredList` result and left in its
 /// original chain is the same failure.
+///
+/// # With ordinary Rust errors
+///
+/// `Failure` cannot implement `std::error::Error` itself: with the conversion from every
+/// `Error` above, that would make `From<Failure> for Failure` twice (Rust's coherence
+/// rule; `anyhow::Error` is built the same way for the same reason). It goes wherever an
+/// error does anyway:
+///
+/// - `?` turns it into a `Box<dyn Error>` (single-threaded code, `fn main`), keeping the
+///   inner error as the `source()` chain;
+/// - [`error`](Failure::error) borrows the inner error;
+/// - [`into_send`](Failure::into_send) makes a [`SendFailure`] (`Error + Send + Sync`:
+///   its message, the Rust type name and the location) for crossing threads, for
+///   `anyhow`, or for `Box<dyn Error + Send + Sync>`. A `Failure` itself is `!Send`, as
+///   everything on a Deferred's path is.
+///
+/// ```
+/// use std::error::Error;
+/// use torsion::defer::{Cancelled, Failure};
+///
+/// fn run() -> Result<(), Box<dyn Error>> {
+///     let failure = Failure::new(Cancelled);
+///     Err(failure)?
+/// }
+/// assert_eq!(run().unwrap_err().to_string(), "deferred was cancelled");
+///
+/// let sent = Failure::new(Cancelled).into_send();
+/// let message = std::thread::spawn(move || sent.to_string()).join().unwrap();
+/// assert_eq!(message, "deferred was cancelled");
+/// ```
 #[derive(Clone)]
 pub struct Failure {
     inner: Rc<Inner>,
@@ -36,13 +64,38 @@ pub struct Failure {
 struct Inner {
     error: Box<dyn Error + 'static>,
     location: &'static Location<'static>,
+    /// The Rust type of `error` when it was made (`dyn Error` forgets it).
+    type_name: &'static str,
 }
+
+/// A [`Failure`] made `Send + Sync` for crossing threads ([`Failure::into_send`]): its
+/// message (with the inner error's sources), the Rust type name of its error, and where
+/// it was made. The error value itself stays behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    /// The error's message (its `Display`), followed by its sources, `: `-separated.
+    pub message: String,
+    /// The Rust type name of the error (`std::any::type_name`).
+    pub type_name: &'static str,
+    /// Where the failure was made.
+    pub location: &'static Location<'static>,
+}
+
+/// A `Failure` seen as a `std::error::Error` (what `?` makes of it in a
+/// `Box<dyn Error>`).
+struct AsError(Failure);
 
 impl Failure {
     /// Wraps `error`, noting the caller's location.
     #[track_caller]
-    pub fn new(error: impl Error + 'static) -> Failure {
-        Failure::from_boxed(Box::new(error))
+    pub fn new<E: Error + 'static>(error: E) -> Failure {
+        Failure {
+            inner: Rc::new(Inner {
+                error: Box::new(error),
+                location: Location::caller(),
+                type_name: std::any::type_name::<E>(),
+            }),
+        }
     }
 
     /// Wraps an already boxed error, noting the caller's location.
@@ -58,7 +111,11 @@ impl Failure {
         location: &'static Location<'static>,
     ) -> Failure {
         Failure {
-            inner: Rc::new(Inner { error, location }),
+            inner: Rc::new(Inner {
+                error,
+                location,
+                type_name: "Box<dyn std::error::Error>",
+            }),
         }
     }
 
@@ -91,6 +148,7 @@ impl Failure {
             inner: Rc::new(Inner {
                 error: Box::new(Panicked { message }),
                 location,
+                type_name: std::any::type_name::<Panicked>(),
             }),
         }
     }
@@ -109,6 +167,36 @@ impl Failure {
     /// that panicked.
     pub fn location(&self) -> &'static Location<'static> {
         self.inner.location
+    }
+
+    /// The Rust type name of the error (`std::any::type_name` of what was wrapped;
+    /// `Box<dyn std::error::Error>` for [`from_boxed`](Failure::from_boxed)), as the
+    /// unhandled-failure report names it.
+    pub fn type_name(&self) -> &'static str {
+        self.inner.type_name
+    }
+
+    /// A `Send + Sync` copy of what this failure says (message, type name, location),
+    /// to cross threads or go into `anyhow`: see [`SendFailure`].
+    pub fn into_send(self) -> SendFailure {
+        let mut message = self.error_message();
+        let mut source = self.inner.error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        SendFailure {
+            message,
+            type_name: self.inner.type_name,
+            location: self.inner.location,
+        }
+    }
+
+    /// The failure as a boxed `std::error::Error` (what `?` does into
+    /// `Box<dyn Error>`).
+    pub fn into_error(self) -> Box<dyn Error + 'static> {
+        Box::new(AsError(self))
     }
 
     /// The error as `E`, if it is one (Twisted's `check`, for one type).
@@ -163,6 +251,38 @@ impl fmt::Debug for Failure {
         f.write_str(")")
     }
 }
+
+impl From<Failure> for Box<dyn Error + 'static> {
+    fn from(failure: Failure) -> Self {
+        failure.into_error()
+    }
+}
+
+impl fmt::Display for AsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for AsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Error for AsError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.inner.error.source()
+    }
+}
+
+impl fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for SendFailure {}
 
 /// A Deferred was fired twice (Twisted's `AlreadyCalledError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
-use super::{Deferred, Failure, Resolver};
+use super::{Deferred, Failure, Repr, Resolver};
 
 /// Waits for a list of Deferreds (Twisted's `DeferredList`).
 ///
@@ -140,6 +140,9 @@ impl<T: 'static> DeferredList<T> {
             fire_on_one_errback: self.fire_on_one_errback,
         }));
         let consume_errors = self.consume_errors;
+        // Members still waiting, for the list's canceller (Twisted's DeferredList.cancel
+        // cancels every member that has not fired).
+        let mut unfired = Vec::new();
         for (index, d) in self.deferreds.into_iter().enumerate() {
             // An input that already has its result is recorded at once, without a callback.
             let d = match d.try_result() {
@@ -147,7 +150,7 @@ impl<T: 'static> DeferredList<T> {
                     if let (Err(failure), false) = (&result, consume_errors) {
                         // Taken out of its chain but not consumed: report it as the
                         // chain would have when dropped.
-                        super::chain::log_unhandled(failure, failure.location());
+                        super::chain::log_unhandled(failure, failure.location(), None);
                     }
                     let fire = state.borrow_mut().record(index, result);
                     fire.fire(&state);
@@ -155,6 +158,7 @@ impl<T: 'static> DeferredList<T> {
                 }
                 Err(d) => d,
             };
+            unfired.push(d.canceller());
             let state = state.clone();
             d.add_both(move |result: Result<T, Failure>| {
                 let left_in_chain = match &result {
@@ -165,6 +169,18 @@ impl<T: 'static> DeferredList<T> {
                 fire.fire(&state);
                 left_in_chain
             });
+        }
+        if !unfired.is_empty() {
+            if let Repr::Chain(chain) = &deferred.repr {
+                // The members' failures (Cancelled, or what their cancellers fired) decide
+                // the list's result, as each would have: cancelling fires the list with
+                // what its members did.
+                chain.set_canceller(Box::new(move |_| {
+                    for member in &unfired {
+                        member.cancel();
+                    }
+                }));
+            }
         }
         deferred
     }
@@ -242,7 +258,12 @@ impl<T: 'static> State<T> {
 /// Waits for every Deferred and fires with their values in order; fails with the first
 /// failure, consuming the others (Twisted's `gatherResults` with `consumeErrors=True`
 /// and `unwrapFirstError=True`: the failure is the input's own, so errbacks `check` its
-/// real type; [`DeferredList`] with `fire_on_one_errback` gives the [`FirstError`]).
+/// real type). [`gather_results_first_error`] is Twisted's default shape, failing with a
+/// [`FirstError`] that names the index.
+///
+/// Cancelling it cancels every input that has not fired; it then fails with the first
+/// input's failure ([`Cancelled`](super::Cancelled), unless that input's canceller
+/// fired something else).
 #[track_caller]
 pub fn gather_results<T: 'static>(
     deferreds: impl IntoIterator<Item = Deferred<T>>,
@@ -260,6 +281,42 @@ pub fn gather_results<T: 'static>(
                 None => Err(failure),
             },
         )
+}
+
+/// Waits for every Deferred and fires with their values in order, or fails at the first
+/// failure with a [`FirstError`] naming its index (Twisted's
+/// `gatherResults(deferreds, consumeErrors)`: a [`DeferredList`] with
+/// `fire_on_one_errback`, whose results are unwrapped). With `consume_errors` false, as
+/// Twisted's default, each failure also stays in its own Deferred, where, unhandled, it is
+/// logged.
+///
+/// ```
+/// use torsion::defer::{gather_results_first_error, Deferred, FirstError};
+///
+/// let (a, _a) = Deferred::<u32>::new();
+/// let (b, _b) = Deferred::<u32>::new();
+/// let all = gather_results_first_error(vec![a, b], true);
+/// all.cancel(); // cancels both; the first one's Cancelled decides
+/// let failure = all.try_result().ok().unwrap().unwrap_err();
+/// let first = failure.check::<FirstError>().unwrap();
+/// assert_eq!(first.index, 0);
+/// assert!(first.failure.check::<torsion::defer::Cancelled>().is_some());
+/// ```
+#[track_caller]
+pub fn gather_results_first_error<T: 'static>(
+    deferreds: impl IntoIterator<Item = Deferred<T>>,
+    consume_errors: bool,
+) -> Deferred<Vec<T>> {
+    let list = DeferredList::new(deferreds).fire_on_one_errback();
+    let list = if consume_errors {
+        list.consume_errors()
+    } else {
+        list
+    };
+    list.into_deferred()
+        .add_callback(|results: Vec<Result<T, Failure>>| {
+            results.into_iter().collect::<Result<Vec<T>, Failure>>()
+        })
 }
 
 impl<T> fmt::Debug for DeferredList<T> {

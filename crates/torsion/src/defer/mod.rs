@@ -58,8 +58,10 @@
 
 mod bridge;
 mod chain;
+mod ensure;
 mod failure;
 mod list;
+mod report;
 mod sync;
 
 use std::fmt;
@@ -72,10 +74,17 @@ use crate::time::ReactorTime;
 use chain::{Chain, Outcome, Step, StepKind, Value};
 
 pub use bridge::{track_awaits, CancelHandle, DeferredFuture};
-pub use failure::{AlreadyCalled, Cancelled, Failure, Message, Panicked, TimedOut};
-pub use list::{gather_results, DeferredList, FirstError, FirstSuccessList, ListResult};
+pub(crate) use ensure::Driver;
+pub use ensure::{ensure_deferred, MAX_NESTED_RESUMES};
+pub use failure::{AlreadyCalled, Cancelled, Failure, Message, Panicked, SendFailure, TimedOut};
+pub use list::{
+    gather_results, gather_results_first_error, DeferredList, FirstError, FirstSuccessList,
+    ListResult,
+};
+pub(crate) use report::to_stderr_unobserved as report_unobserved;
 pub use sync::{
-    DeferredLock, DeferredQueue, DeferredSemaphore, QueueOverflow, QueueUnderflow, ReleasedTooOften,
+    DeferredLock, DeferredQueue, DeferredSemaphore, NoTokens, QueueOverflow, QueueUnderflow,
+    ReleasedTooOften,
 };
 
 /// A promise of a `T` or a [`Failure`], with a chain of callbacks (Twisted's `Deferred`).
@@ -212,13 +221,21 @@ impl<T: 'static> Deferred<T> {
     pub fn with_canceller(
         canceller: impl FnOnce(&Resolver<T>) + 'static,
     ) -> (Deferred<T>, Resolver<T>) {
+        Deferred::with_canceller_at(Location::caller(), canceller)
+    }
+
+    /// [`with_canceller`](Deferred::with_canceller), created at `site`.
+    pub(crate) fn with_canceller_at(
+        site: &'static Location<'static>,
+        canceller: impl FnOnce(&Resolver<T>) + 'static,
+    ) -> (Deferred<T>, Resolver<T>) {
         let canceller = Box::new(move |chain: &Rc<Chain>| {
             canceller(&Resolver {
                 chain: chain.clone(),
                 _takes: PhantomData,
             });
         });
-        Deferred::from_chain(Chain::new(Location::caller(), Some(canceller)))
+        Deferred::from_chain(Chain::new(site, Some(canceller)))
     }
 
     fn from_chain(chain: Rc<Chain>) -> (Deferred<T>, Resolver<T>) {
@@ -374,7 +391,19 @@ impl<T: 'static> Deferred<T> {
         }
     }
 
-    /// Stops running callbacks until as many [`unpause`](Deferred::unpause) calls.
+    /// Twisted's `paused` counter: pauses not yet undone, plus one while the chain waits
+    /// on a Deferred a callback returned.
+    pub fn pause_count(&self) -> u32 {
+        match &self.repr {
+            Repr::Chain(chain) => chain.pause_count(),
+            Repr::Fired { .. } | Repr::Gone => 0,
+        }
+    }
+
+    /// Stops running callbacks until as many [`unpause`](Deferred::unpause) calls
+    /// (pauses nest). Called by one of this chain's own callbacks while the chain runs,
+    /// it holds back only callbacks added after that run, as in Twisted: the ones
+    /// already in the chain run on.
     pub fn pause(&mut self) {
         self.chain().pause();
     }
@@ -455,6 +484,16 @@ impl<T: 'static> Deferred<T> {
         }
     }
 
+    /// True when the Deferred has its result and nothing left to run: what
+    /// [`try_result`](Deferred::try_result) would take (not paused, not waiting).
+    pub fn has_result(&self) -> bool {
+        match &self.repr {
+            Repr::Chain(chain) => chain.has_result(),
+            Repr::Fired { .. } => true,
+            Repr::Gone => false,
+        }
+    }
+
     /// Where this Deferred was created.
     pub fn created(&self) -> &'static Location<'static> {
         match &self.repr {
@@ -484,26 +523,29 @@ impl<T> Drop for Deferred<T> {
             created,
         } = &self.repr
         {
-            chain::log_unhandled(failure, created);
+            chain::log_unhandled(failure, created, Some(created));
         }
     }
 }
 
 impl<T: 'static> Resolver<T> {
-    /// Fires the Deferred with a value (Twisted's `callback`).
+    /// Fires the Deferred with a value (Twisted's `callback`). The caller's location is
+    /// kept as the chain's "first invoker", named if the chain ends unhandled.
+    #[track_caller]
     pub fn callback(&self, value: T) -> Result<(), AlreadyCalled> {
-        self.chain.fire(Ok(Value::new(value)))
+        self.chain.fire(Ok(Value::new(value)), Location::caller())
     }
 
     /// Fires the Deferred with a failure (Twisted's `errback`); any error converts.
     #[track_caller]
     pub fn errback(&self, failure: impl Into<Failure>) -> Result<(), AlreadyCalled> {
-        self.chain.fire(Err(failure.into()))
+        self.chain.fire(Err(failure.into()), Location::caller())
     }
 
     /// Fires with a value or a failure.
+    #[track_caller]
     pub fn resolve(&self, result: Result<T, Failure>) -> Result<(), AlreadyCalled> {
-        self.chain.fire(result.map(Value::new))
+        self.chain.fire(result.map(Value::new), Location::caller())
     }
 
     /// True once the Deferred has been fired.

@@ -5,7 +5,7 @@
 //! use torsion::defer::{DeferredSemaphore, Deferred};
 //!
 //! // At most one job at a time: the second waits for the first to finish.
-//! let sem = DeferredSemaphore::new(1);
+//! let sem = DeferredSemaphore::new(1).unwrap();
 //! let (slow, finish) = Deferred::<&str>::new();
 //! let first = sem.run(move || slow);
 //! let second = sem.run(|| Ok("waited"));
@@ -22,7 +22,7 @@ use std::error::Error;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
-use super::{fail, succeed, Deferred, Failure, IntoStep, Resolver};
+use super::{succeed, Deferred, Failure, IntoStep, Resolver};
 
 /// A semaphore whose `acquire` returns a Deferred (Twisted's `DeferredSemaphore`).
 ///
@@ -61,6 +61,11 @@ pub struct QueueUnderflow {
     pub backlog: usize,
 }
 
+/// [`DeferredSemaphore::new`] with no tokens (Twisted raises `ValueError`): every caller
+/// would wait forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoTokens;
+
 /// `release` without a matching `acquire`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReleasedTooOften {
@@ -86,12 +91,18 @@ struct Queue<T> {
 impl DeferredSemaphore {
     /// A semaphore with `tokens` tokens.
     ///
-    /// # Panics
-    /// When `tokens` is 0, as Twisted raises `ValueError`: a semaphore without tokens
-    /// would make every caller wait forever, which is a bug in the caller.
-    pub fn new(tokens: usize) -> DeferredSemaphore {
-        assert!(tokens > 0, "DeferredSemaphore requires at least one token");
-        let limit = tokens;
+    /// # Errors
+    /// [`NoTokens`] when `tokens` is 0, as Twisted raises `ValueError`: a semaphore
+    /// without tokens would make every caller wait forever.
+    pub fn new(tokens: usize) -> Result<DeferredSemaphore, NoTokens> {
+        if tokens == 0 {
+            return Err(NoTokens);
+        }
+        Ok(DeferredSemaphore::with_tokens(tokens))
+    }
+
+    /// A semaphore with `limit` tokens; `limit` is not zero.
+    fn with_tokens(limit: usize) -> DeferredSemaphore {
         DeferredSemaphore {
             shared: Rc::new(RefCell::new(Tokens {
                 limit,
@@ -180,7 +191,7 @@ impl DeferredLock {
     /// An unlocked lock.
     pub fn new() -> DeferredLock {
         DeferredLock {
-            semaphore: DeferredSemaphore::new(1),
+            semaphore: DeferredSemaphore::with_tokens(1),
         }
     }
 
@@ -198,6 +209,11 @@ impl DeferredLock {
     /// True while someone holds the lock.
     pub fn locked(&self) -> bool {
         self.semaphore.tokens() == 0
+    }
+
+    /// Callers waiting for the lock (the length of Twisted's `waiting` list).
+    pub fn waiting(&self) -> usize {
+        self.semaphore.waiting()
     }
 
     /// Takes the lock, runs `f`, and releases it when `f`'s result is known.
@@ -258,16 +274,19 @@ impl<T: 'static> DeferredQueue<T> {
         Ok(())
     }
 
-    /// A Deferred for the next item; fails with [`QueueUnderflow`] when `backlog`
-    /// getters already wait. Cancelling it gives up its place in line.
+    /// A Deferred for the next item. Cancelling it gives up its place in line.
+    ///
+    /// # Errors
+    /// [`QueueUnderflow`] at the call when `backlog` getters already wait, as Twisted's
+    /// `get` raises it rather than returning a failed Deferred.
     #[track_caller]
-    pub fn get(&self) -> Deferred<T> {
+    pub fn get(&self) -> Result<Deferred<T>, QueueUnderflow> {
         let mut q = self.shared.borrow_mut();
         if let Some(item) = q.items.pop_front() {
-            return succeed(item);
+            return Ok(succeed(item));
         }
         if q.waiting.len() >= q.backlog {
-            return fail(QueueUnderflow { backlog: q.backlog });
+            return Err(QueueUnderflow { backlog: q.backlog });
         }
         let id = q.next_id;
         q.next_id += 1;
@@ -281,7 +300,19 @@ impl<T: 'static> DeferredQueue<T> {
             }
         });
         q.waiting.push_back((id, resolver));
-        d
+        Ok(d)
+    }
+
+    /// Items waiting for a getter (the length of Twisted's `pending`); same as
+    /// [`len`](DeferredQueue::len).
+    pub fn pending(&self) -> usize {
+        self.len()
+    }
+
+    /// Calls `f` with the items waiting for a getter, oldest first (Twisted's `pending`
+    /// list), without taking them.
+    pub fn inspect_pending<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &T>) -> R) -> R {
+        f(&mut self.shared.borrow().items.iter())
     }
 
     /// Items waiting for a getter.
@@ -380,3 +411,11 @@ impl fmt::Display for ReleasedTooOften {
 }
 
 impl Error for ReleasedTooOften {}
+
+impl fmt::Display for NoTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deferred semaphore: a semaphore needs at least one token")
+    }
+}
+
+impl Error for NoTokens {}

@@ -749,7 +749,7 @@ fn deferred_lock_serves_waiters_in_order() {
 
 #[test]
 fn cancelling_a_waiting_acquire_gives_up_its_place() {
-    let sem = DeferredSemaphore::new(1);
+    let sem = DeferredSemaphore::new(1).unwrap();
     let held = sem.acquire();
     let gave_up = sem.acquire();
     let next = sem.acquire();
@@ -764,7 +764,7 @@ fn cancelling_a_waiting_acquire_gives_up_its_place() {
 
 #[test]
 fn semaphore_run_releases_even_when_the_job_fails() {
-    let sem = DeferredSemaphore::new(2);
+    let sem = DeferredSemaphore::new(2).unwrap();
     let failed: Deferred<i32> = sem.run(|| Err(BadValue(1).into()));
     assert!(failure_of(failed).check::<BadValue>().is_some());
     let panicked: Deferred<i32> = sem.run(|| -> Result<i32, Failure> { panic!("job panicked") });
@@ -775,10 +775,10 @@ fn semaphore_run_releases_even_when_the_job_fails() {
 #[test]
 fn deferred_queue_hands_items_to_getters_in_order() {
     let queue = DeferredQueue::with_limits(2, 2);
-    let first = queue.get();
-    let second = queue.get();
+    let first = queue.get().unwrap();
+    let second = queue.get().unwrap();
     assert_eq!(queue.waiting(), 2);
-    assert!(failure_of(queue.get()).check::<QueueUnderflow>().is_some());
+    assert_eq!(queue.get().unwrap_err(), QueueUnderflow { backlog: 2 });
     queue.put("a").unwrap();
     queue.put("b").unwrap();
     assert_eq!((value_of(first), value_of(second)), ("a", "b"));
@@ -790,15 +790,15 @@ fn deferred_queue_hands_items_to_getters_in_order() {
         overflow.to_string(),
         "deferred queue full: 2 items waiting (max 2)"
     );
-    assert_eq!(value_of(queue.get()), "c");
+    assert_eq!(value_of(queue.get().unwrap()), "c");
     assert_eq!(queue.len(), 1);
 }
 
 #[test]
 fn cancelling_a_queue_get_gives_up_its_place() {
     let queue = DeferredQueue::<i32>::new();
-    let gave_up = queue.get();
-    let next = queue.get();
+    let gave_up = queue.get().unwrap();
+    let next = queue.get().unwrap();
     gave_up.cancel();
     queue.put(1).unwrap();
     assert_eq!(value_of(next), 1);

@@ -14,7 +14,8 @@
 //! kind of callback and where it was scheduled; the reactor goes on with the next one.
 //! A callback that holds the loop longer than the stall threshold (100 ms by default; zero
 //! turns it off) is logged with `tracing::warn!` the same way: a blocking call hidden in a
-//! callback shows up at once, with its line. No Twisted or tokio core does this.
+//! callback shows up at once, with its line. No Twisted or tokio core does this. With no
+//! `tracing` subscriber set, both reports also go to stderr, one line each.
 //!
 //! The watch also keeps the loop's time (what [`Reactor::loop_time`] returns) and reads
 //! the clock once per callback, not twice: a callback that runs right after another (or
@@ -201,19 +202,37 @@ fn report_stall(kind: Kind, site: CallSite, held: u64, threshold: u64) {
         held.as_millis(),
         threshold.as_millis(),
     );
+    crate::defer::report_unobserved(tracing::Level::WARN, || {
+        format!(
+            "reactor stalled: {} scheduled at {} held the loop for {} ms (threshold {} ms)",
+            kind.name(),
+            site,
+            held.as_millis(),
+            threshold.as_millis(),
+        )
+    });
 }
 
 #[cold]
 #[inline(never)]
 fn report_panic(kind: Kind, site: CallSite, payload: Box<dyn Any + Send>) {
+    let message = panic_message(payload.as_ref());
     tracing::error!(
         kind = kind.name(),
         site = %site,
         "{} scheduled at {} panicked: {}",
         kind.name(),
         site,
-        panic_message(payload.as_ref()),
+        message,
     );
+    crate::defer::report_unobserved(tracing::Level::ERROR, || {
+        format!(
+            "{} scheduled at {} panicked: {}",
+            kind.name(),
+            site,
+            message
+        )
+    });
 }
 
 /// The text a panic was raised with, when it was a string.

@@ -200,14 +200,6 @@ impl Task {
         true
     }
 
-    /// Polls the task now, outside the loop's order (a cancelled Deferred it awaits has
-    /// just fired). Does nothing while the task is being polled.
-    pub(super) fn poll_now(&self) {
-        if let Some(inner) = self.reactor.upgrade() {
-            Reactor { inner }.poll_task(self.key, self.id);
-        }
-    }
-
     /// True once the future returned `Ready`, panicked, or was aborted.
     pub fn is_finished(&self) -> bool {
         let Some(inner) = self.reactor.upgrade() else {

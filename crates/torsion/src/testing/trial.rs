@@ -1,0 +1,167 @@
+//! [`run_test`]: run a test body that returns a Deferred or a future on a fresh reactor,
+//! and fail the test as Twisted's `trial` does: on a timeout, on an error logged while it
+//! ran (an unhandled failure, a panicking callback), or on a dirty reactor.
+//!
+//! ```
+//! use std::time::Duration;
+//! use torsion::defer::Failure;
+//! use torsion::task::defer_later;
+//! use torsion::testing::run_test;
+//!
+//! let answer = run_test(Duration::from_secs(20), |reactor| {
+//!     let reactor = reactor.clone();
+//!     async move {
+//!         let n = defer_later(&reactor, Duration::from_millis(1), || Ok(21)).await?;
+//!         Ok::<_, Failure>(n * 2)
+//!     }
+//! });
+//! assert_eq!(answer, 42);
+//! ```
+//!
+//! The body is called before the reactor runs (as `react` does) and may return a
+//! `Deferred<T>` or any future of `Result<T, Failure>`. The reactor runs until that
+//! result is known, then shuts down (so pool threads are joined), and the test passes
+//! only if:
+//!
+//! - the result came before the deadline (else the body's Deferred is cancelled and the
+//!   test fails, naming the deadline);
+//! - nothing was logged at `ERROR` level meanwhile: unhandled failures and panicking
+//!   callbacks are errors of the test even when the body succeeded (the log is in the
+//!   panic message);
+//! - the reactor is clean afterwards ([`check_clean`]: no delayed calls, descriptors,
+//!   tasks or pool threads left);
+//! - the body's result is a value: a failure fails the test with its type and sites.
+//!
+//! The test's events are captured ([`capture_logs`]) while it runs, so the test's own
+//! subscriber (if any) does not see them.
+
+use std::{
+    cell::RefCell,
+    future::IntoFuture,
+    rc::Rc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
+    thread,
+    time::Duration,
+};
+
+use tracing::Level;
+
+use super::{capture_logs, check_clean, CapturedEvent};
+use crate::{defer::Failure, Reactor};
+
+/// Runs `body` on a fresh reactor (signal handlers not installed) and returns its value;
+/// see the [module docs](self).
+///
+/// # Panics
+/// When the test failed: timed out, logged an error, left the reactor dirty, or the
+/// body's result was a failure. The message lists every reason.
+#[track_caller]
+pub fn run_test<T, R, F>(timeout: Duration, body: F) -> T
+where
+    T: 'static,
+    F: FnOnce(&Reactor) -> R,
+    R: IntoFuture<Output = Result<T, Failure>> + 'static,
+{
+    let reactor = match Reactor::builder().install_signal_handlers(false).build() {
+        Ok(reactor) => reactor,
+        Err(e) => panic!("run_test: could not build a reactor: {e}"),
+    };
+    run_test_on(&reactor, timeout, body)
+}
+
+/// [`run_test`] on a reactor the caller built (another backend, a stall threshold); the
+/// reactor must not have run yet.
+///
+/// # Panics
+/// As [`run_test`].
+#[track_caller]
+pub fn run_test_on<T, R, F>(reactor: &Reactor, timeout: Duration, body: F) -> T
+where
+    T: 'static,
+    F: FnOnce(&Reactor) -> R,
+    R: IntoFuture<Output = Result<T, Failure>> + 'static,
+{
+    let ((outcome, timed_out, dirty), logs) = capture_logs(|| {
+        let result = Rc::new(RefCell::new(None));
+        let future = body(reactor).into_future();
+        let d = reactor.ensure_deferred(future);
+        let canceller = d.canceller();
+        let _ = d.add_both({
+            let (result, reactor) = (result.clone(), reactor.clone());
+            move |outcome: Result<T, Failure>| {
+                *result.borrow_mut() = Some(outcome);
+                let stopper = reactor.clone();
+                reactor.call_when_running(move || stopper.stop());
+                Ok::<_, Failure>(())
+            }
+        });
+        let timed_out = run_with_deadline(reactor, timeout);
+        if result.borrow().is_none() {
+            // Stopped by the deadline (or by something else) before the body finished:
+            // give up on it, as trial cancels a test's Deferred when it times out.
+            canceller.cancel();
+        }
+        let outcome = result.borrow_mut().take();
+        (outcome, timed_out, check_clean(reactor).err())
+    });
+    let mut problems = Vec::new();
+    if timed_out {
+        problems.push(format!("timed out after {timeout:?}"));
+    }
+    let value = match outcome {
+        Some(Ok(value)) => Some(value),
+        Some(Err(failure)) => {
+            problems.push(format!(
+                "the test's result is a failure: {failure} ({}, failed at {})",
+                failure.type_name(),
+                failure.location()
+            ));
+            None
+        }
+        None if timed_out => None,
+        None => {
+            problems.push("the reactor stopped before the test's result was known".to_owned());
+            None
+        }
+    };
+    let errors: Vec<&CapturedEvent> = logs.iter().filter(|e| e.level == Level::ERROR).collect();
+    if !errors.is_empty() {
+        let mut text = format!("{} error(s) logged during the test:", errors.len());
+        for e in &errors {
+            text.push_str(&format!("\n    {}: {}", e.target, e.message));
+        }
+        problems.push(text);
+    }
+    if let Some(dirty) = dirty {
+        problems.push(dirty.to_string());
+    }
+    match value {
+        Some(value) if problems.is_empty() => value,
+        _ => panic!("run_test: the test failed:\n  {}", problems.join("\n  ")),
+    }
+}
+
+/// Runs `reactor` until it stops or `timeout` passes (then a watchdog thread stops it);
+/// true if the watchdog had to.
+fn run_with_deadline(reactor: &Reactor, timeout: Duration) -> bool {
+    let (done, wait) = mpsc::channel::<()>();
+    let handle = reactor.handle();
+    let fired = Arc::new(AtomicBool::new(false));
+    let watchdog = thread::spawn({
+        let fired = fired.clone();
+        move || {
+            if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+                fired.store(true, Ordering::Release);
+                handle.stop();
+            }
+        }
+    });
+    reactor.run();
+    let _ = done.send(());
+    // The watchdog thread only waits and sends a stop: it cannot panic.
+    let _ = watchdog.join();
+    fired.load(Ordering::Acquire)
+}
