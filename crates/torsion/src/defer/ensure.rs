@@ -134,8 +134,12 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Resumes past the depth limit, run by the outermost one.
     static QUEUED: RefCell<VecDeque<Rc<Driver>>> = const { RefCell::new(VecDeque::new()) };
-    /// Drivers reachable from their `Send` wakers, by key.
-    static LOCAL: RefCell<Slab<Weak<Driver>>> = const { RefCell::new(Slab::new()) };
+    /// Drivers with no executor, reachable from their `Send` wakers by key (with an id,
+    /// so that a stale waker never reaches the driver that reused its key). This is what
+    /// keeps such a driver alive until its future is done, as an executor's task list
+    /// keeps its tasks.
+    static LOCAL: RefCell<Slab<(u64, Rc<Driver>)>> = const { RefCell::new(Slab::new()) };
+    static NEXT_LOCAL_ID: Cell<u64> = const { Cell::new(0) };
 }
 
 impl Driver {
@@ -272,7 +276,10 @@ impl Driver {
         // Dropped outside every borrow: its destructor may fire Deferreds.
         drop(future);
         if let Some(key) = self.local_key.take() {
-            LOCAL.with_borrow_mut(|slots| slots.try_remove(key));
+            // Dropped after the borrow: it is not the last handle (the caller holds one),
+            // but nothing is dropped under the registry's borrow.
+            let entry = LOCAL.with_borrow_mut(|slots| slots.try_remove(key));
+            drop(entry);
         }
         let on_done = self.on_done.borrow_mut().take();
         if let Some(f) = on_done {
@@ -292,16 +299,6 @@ impl Driver {
                 self.finish(future);
             }
             (None, _) => self.state.set(Run::PollingAborted),
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Some(key) = self.local_key.take() {
-            // A driver dropped while its thread's registry is being torn down: nothing
-            // can reach it any more either way.
-            let _ = LOCAL.try_with(|slots| slots.borrow_mut().try_remove(key));
         }
     }
 }
@@ -358,16 +355,20 @@ impl<T: 'static, F: Future<Output = Result<T, Failure>>> Future for Fire<T, F> {
 struct LocalWake {
     thread: ThreadId,
     key: usize,
+    id: u64,
     site: Site,
 }
 
 impl LocalWake {
     fn waker(driver: &Rc<Driver>) -> Waker {
-        let key = LOCAL.with_borrow_mut(|slots| slots.insert(Rc::downgrade(driver)));
+        let id = NEXT_LOCAL_ID.get();
+        NEXT_LOCAL_ID.set(id + 1);
+        let key = LOCAL.with_borrow_mut(|slots| slots.insert((id, driver.clone())));
         driver.local_key.set(Some(key));
         Waker::from(Arc::new(LocalWake {
             thread: thread::current().id(),
             key,
+            id,
             site: driver.site,
         }))
     }
@@ -389,9 +390,10 @@ impl Wake for LocalWake {
             );
             return;
         }
-        let driver = LOCAL.with_borrow(|slots| slots.get(self.key).and_then(Weak::upgrade));
-        // A stale key (its driver finished and the slot was reused) only polls that other
-        // future once more, which futures must tolerate.
+        let driver = LOCAL.with_borrow(|slots| match slots.get(self.key) {
+            Some((id, driver)) if *id == self.id => Some(driver.clone()),
+            _ => None, // Its future is done: nothing to poll.
+        });
         if let Some(driver) = driver {
             driver.resume();
         }

@@ -20,3 +20,9 @@ pub(crate) fn to_stderr_unobserved(level: Level, line: impl FnOnce() -> String) 
 fn unobserved() -> bool {
     tracing::dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>())
 }
+
+/// [`unobserved`], for the tests of this module's callers.
+#[cfg(test)]
+pub(crate) fn unobserved_for_tests() -> bool {
+    unobserved()
+}
