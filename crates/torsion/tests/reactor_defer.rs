@@ -11,6 +11,7 @@ use std::{
 use torsion::{
     defer::{Cancelled, Deferred, Panicked, TimedOut},
     reactor::{Phase, SystemEvent},
+    testing::run_test_on,
     Failure, Reactor,
 };
 use tracing::Level;
@@ -29,6 +30,7 @@ each_backend!(
 );
 
 const TICK: Duration = Duration::from_millis(1);
+const LIMIT: Duration = Duration::from_secs(20);
 
 fn stopper(reactor: &Reactor) -> impl FnOnce() + 'static {
     let reactor = reactor.clone();
@@ -57,18 +59,14 @@ fn ensure_deferred_runs_at_once_up_to_its_first_wait(reactor: Reactor) {
 }
 
 fn ensure_deferred_fires_with_the_futures_result(reactor: Reactor) {
-    let (wait, resolver) = Deferred::<u32>::new();
-    let d = reactor.ensure_deferred(async move { Ok::<_, Failure>(wait.await? + 1) });
-    reactor.call_later(TICK, move || resolver.callback(41).unwrap());
-    let done = d.add_callback({
-        let reactor = reactor.clone();
-        move |n: u32| {
-            reactor.stop();
-            Ok::<_, Failure>(n)
-        }
+    // run_test_on wraps the body in reactor.ensure_deferred, runs the loop until it
+    // fires, and checks the reactor is left clean.
+    let answer = run_test_on(&reactor, LIMIT, |reactor| {
+        let (wait, resolver) = Deferred::<u32>::new();
+        reactor.call_later(TICK, move || resolver.callback(41).unwrap());
+        async move { Ok::<_, Failure>(wait.await? + 1) }
     });
-    support::run(&reactor);
-    assert_eq!(done.try_result().ok().unwrap().ok(), Some(42));
+    assert_eq!(answer, 42);
 }
 
 fn an_error_in_the_future_fails_the_deferred(reactor: Reactor) {
@@ -185,21 +183,12 @@ fn add_timeout_times_out_on_the_reactor_clock(reactor: Reactor) {
 }
 
 fn add_timeout_lets_a_timely_result_through_on_the_reactor(reactor: Reactor) {
-    let (d, resolver) = Deferred::<u32>::new();
-    let outcome = Rc::new(Cell::new(None));
-    d.add_timeout(Duration::from_secs(3600), &reactor)
-        .add_callback({
-            let outcome = outcome.clone();
-            let stop = stopper(&reactor);
-            move |n| {
-                outcome.set(Some(n));
-                stop();
-                Ok(())
-            }
-        });
-    reactor.call_when_running(move || resolver.callback(7).unwrap());
-    reactor.run();
-    assert_eq!(outcome.get(), Some(7));
-    // The hour-long timer was cancelled when the result came: nothing is left behind.
-    torsion::testing::assert_clean(&reactor);
+    // The hour-long timer must be cancelled when the result comes: run_test_on fails the
+    // test if anything is left behind.
+    let n = run_test_on(&reactor, LIMIT, |reactor| {
+        let (d, resolver) = Deferred::<u32>::new();
+        reactor.call_when_running(move || resolver.callback(7).unwrap());
+        d.add_timeout(Duration::from_secs(3600), reactor)
+    });
+    assert_eq!(n, 7);
 }

@@ -91,3 +91,64 @@ pub fn assert_no_result<T: 'static>(d: &Deferred<T>) {
 fn value_type<T>(_: &T) -> &'static str {
     type_name::<T>()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+    use crate::defer::{fail, succeed, Cancelled, TimedOut};
+
+    fn message_of(f: impl FnOnce()) -> String {
+        let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("must panic");
+        crate::reactor::guard::panic_message(payload.as_ref()).to_owned()
+    }
+
+    #[test]
+    fn success_result_of_names_the_failure_or_the_pending_deferred() {
+        let m = message_of(|| {
+            success_result_of(fail::<u32>(Failure::new(Cancelled)));
+        });
+        assert!(
+            m.contains("expected a value of type u32, the Deferred holds a failure: deferred was cancelled")
+                && m.contains("Cancelled"),
+            "{m}"
+        );
+        let (pending, _resolver) = Deferred::<u32>::new();
+        let m = message_of(|| {
+            success_result_of(pending);
+        });
+        assert!(m.contains("has no result") && m.contains("pending"), "{m}");
+    }
+
+    #[test]
+    fn failure_result_of_names_a_value_or_a_failure_of_another_type() {
+        let m = message_of(|| {
+            failure_result_of::<Cancelled>(succeed(3u8));
+        });
+        assert!(m.contains("holds a value of type u8"), "{m}");
+        let m = message_of(|| {
+            failure_result_of::<TimedOut>(fail::<u8>(Failure::new(Cancelled)));
+        });
+        assert!(
+            m.contains("expected a failure of type torsion::defer::failure::TimedOut")
+                && m.contains("holds a failure of type torsion::defer::failure::Cancelled"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn assert_no_result_names_what_the_deferred_holds() {
+        let m = message_of(|| assert_no_result(&succeed(1)));
+        assert!(
+            m.contains("has a result") && m.contains("fired with a value"),
+            "{m}"
+        );
+        let (mut paused, resolver) = Deferred::<u8>::new();
+        paused.pause();
+        resolver.callback(1).unwrap();
+        assert_no_result(&paused); // paused: no result to take yet
+        paused.unpause();
+        assert_eq!(success_result_of(paused), 1);
+    }
+}

@@ -165,3 +165,86 @@ fn run_with_deadline(reactor: &Reactor, timeout: Duration) -> bool {
     let _ = watchdog.join();
     fired.load(Ordering::Acquire)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+    use crate::defer::{Deferred, Failure};
+    use crate::task::defer_later;
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// The panic message of a `run_test` that must fail.
+    fn failure_of(test: impl FnOnce()) -> String {
+        let payload = catch_unwind(AssertUnwindSafe(test)).expect_err("the test must fail");
+        crate::reactor::guard::panic_message(payload.as_ref()).to_owned()
+    }
+
+    #[test]
+    fn a_body_returning_a_deferred_gives_its_value() {
+        let n = run_test(LIMIT, |reactor| {
+            defer_later(reactor, Duration::from_millis(1), || Ok::<_, Failure>(5))
+        });
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn a_body_that_never_finishes_times_out_and_is_cancelled() {
+        let cancelled = Rc::new(std::cell::Cell::new(false));
+        let message = failure_of(|| {
+            let cancelled = cancelled.clone();
+            run_test(Duration::from_millis(30), move |_| {
+                let (d, resolver) = Deferred::<()>::with_canceller(move |_| cancelled.set(true));
+                std::mem::forget(resolver); // Never fired: only the deadline ends the test.
+                d
+            })
+        });
+        assert!(message.contains("timed out after 30ms"), "{message}");
+        assert!(cancelled.get(), "the test's Deferred was cancelled");
+    }
+
+    #[test]
+    fn a_failed_body_fails_the_test_with_its_type() {
+        let message = failure_of(|| {
+            run_test(LIMIT, |_| async {
+                Err::<(), _>(Failure::new(crate::defer::Cancelled))
+            })
+        });
+        assert!(
+            message.contains("the test's result is a failure: deferred was cancelled")
+                && message.contains("Cancelled"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_unhandled_failure_logged_during_the_test_fails_it() {
+        let message = failure_of(|| {
+            run_test(LIMIT, |_| {
+                drop(crate::defer::fail::<()>(Failure::msg("lost on the way")));
+                async { Ok::<_, Failure>(()) }
+            })
+        });
+        assert!(
+            message.contains("1 error(s) logged during the test")
+                && message.contains("unhandled error in Deferred: lost on the way"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_delayed_call_left_behind_makes_the_reactor_dirty() {
+        let message = failure_of(|| {
+            run_test(LIMIT, |reactor| {
+                reactor.call_later(Duration::from_secs(3600), || {});
+                async { Ok::<_, Failure>(()) }
+            })
+        });
+        assert!(
+            message.contains("reactor left unclean") && message.contains("1 delayed call"),
+            "{message}"
+        );
+    }
+}
