@@ -1,59 +1,6 @@
 //! Futures as Deferreds with no reactor (Twisted's `ensureDeferred`): [`ensure_deferred`]
-//! runs a future, resuming it *inside* the `callback()` of the Deferred it awaits.
-//!
-//! ```
-//! use std::{cell::RefCell, rc::Rc};
-//! use torsion::defer::{ensure_deferred, Deferred, Failure};
-//!
-//! let trace = Rc::new(RefCell::new(Vec::new()));
-//! let (gate, open) = Deferred::<u32>::new();
-//! let doubled = ensure_deferred({
-//!     let trace = trace.clone();
-//!     async move {
-//!         trace.borrow_mut().push("waiting");
-//!         let n = gate.await?;
-//!         trace.borrow_mut().push("resumed");
-//!         Ok::<_, Failure>(n * 2)
-//!     }
-//! });
-//! open.callback(21).unwrap(); // the future resumes here, before `callback` returns
-//! trace.borrow_mut().push("callback returned");
-//! assert_eq!(*trace.borrow(), ["waiting", "resumed", "callback returned"]);
-//! assert_eq!(doubled.try_result().ok().unwrap().ok(), Some(42));
-//! ```
-//!
-//! # What needs the reactor, and what does not
-//!
-//! A future is polled at once, up to its first wait, and then again each time what it
-//! waits on is ready:
-//!
-//! - **A Deferred** (awaited directly, or inside `async` blocks, `join`s and `select`s
-//!   polled with the task's own waker): the future is polled synchronously, inside the
-//!   Deferred's `callback()`/`errback()`, as Twisted resumes a coroutine. No reactor is
-//!   needed: a fake [`Clock`](crate::task::Clock) driving `defer_later` runs async code to
-//!   its end with `clock.advance(..)` alone.
-//! - **Anything else woken on this thread** (a `std::future` or `futures` channel filled
-//!   by code on this thread, a combinator with its own wakers): the waker polls the future
-//!   at once, the same way.
-//! - **Something woken from another thread** (a thread pool's result, a tokio runtime, an
-//!   OS event): a future cannot be polled on another thread, so this needs an executor on
-//!   the future's own thread: use `Reactor::ensure_deferred`, whose tasks are woken through
-//!   the reactor's thread-safe queue. Without one, the wake is logged as a warning
-//!   (target `torsion::defer`) and the future waits forever.
-//!
-//! Futures that need tokio's runtime (`tokio::time::sleep`, `tokio::net`) run on no
-//! torsion executor: tokio panics with "there is no reactor running". Run them on a tokio
-//! runtime on its own thread and hand results back with `ReactorHandle::call_from_thread`
-//! (the guide's async/await page shows the pattern).
-//!
-//! # Re-entrancy and depth
-//!
-//! A future is never polled inside its own poll: a Deferred fired by the future itself
-//! marks it, and it is polled again as soon as its poll returns. Resumes nest (a resumed
-//! future fires a Deferred another future awaits, which resumes in turn, as in Twisted),
-//! up to [`MAX_NESTED_RESUMES`] deep; past that, resumes wait in a queue that the
-//! outermost one runs in a loop, so a chain of 100,000 futures each awaiting the previous
-//! one does not grow the stack.
+//! and the `Driver` that resumes a future inside the `callback()` of the Deferred it
+//! awaits. The rules are on [`ensure_deferred`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -72,14 +19,13 @@ use super::bridge::{track_awaits, CancelHandle};
 use super::chain::Site;
 use super::{Deferred, Failure, Resolver};
 
-/// How deep resumes nest before they are queued for the outermost one (see the module
-/// docs).
+/// How deep resumes nest before they are queued for the outermost one (see
+/// [`ensure_deferred`]).
 pub const MAX_NESTED_RESUMES: u32 = 64;
 
 /// Runs `future` at once up to its first wait, resumes it synchronously whenever a
 /// Deferred it awaits fires, and gives its result as a Deferred (Twisted's
-/// `ensureDeferred`). Needs no reactor; see the [module docs](self) for the futures that
-/// do. A panic in the future fails the Deferred with a
+/// `ensureDeferred`). Needs no reactor; see below for the futures that do. A panic in the future fails the Deferred with a
 /// [`Panicked`](super::Panicked) failure.
 ///
 /// Cancelling the Deferred cancels the Deferred the future is waiting on; the future is
@@ -87,6 +33,60 @@ pub const MAX_NESTED_RESUMES: u32 = 64;
 /// fires the Deferred, as in Twisted. A future waiting on something that is not a
 /// Deferred is dropped instead, and the Deferred fails with
 /// [`Cancelled`](super::Cancelled).
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use torsion::defer::{ensure_deferred, Deferred, Failure};
+///
+/// let trace = Rc::new(RefCell::new(Vec::new()));
+/// let (gate, open) = Deferred::<u32>::new();
+/// let doubled = ensure_deferred({
+///     let trace = trace.clone();
+///     async move {
+///         trace.borrow_mut().push("waiting");
+///         let n = gate.await?;
+///         trace.borrow_mut().push("resumed");
+///         Ok::<_, Failure>(n * 2)
+///     }
+/// });
+/// open.callback(21).unwrap(); // the future resumes here, before `callback` returns
+/// trace.borrow_mut().push("callback returned");
+/// assert_eq!(*trace.borrow(), ["waiting", "resumed", "callback returned"]);
+/// assert_eq!(doubled.try_result().ok().unwrap().ok(), Some(42));
+/// ```
+///
+/// # What needs the reactor, and what does not
+///
+/// A future is polled at once, up to its first wait, and then again each time what it
+/// waits on is ready:
+///
+/// - **A Deferred** (awaited directly, or inside `async` blocks, `join`s and `select`s
+///   polled with the task's own waker): the future is polled synchronously, inside the
+///   Deferred's `callback()`/`errback()`, as Twisted resumes a coroutine. No reactor is
+///   needed: a fake [`Clock`](crate::task::Clock) driving `defer_later` runs async code to
+///   its end with `clock.advance(..)` alone.
+/// - **Anything else woken on this thread** (a `std::future` or `futures` channel filled
+///   by code on this thread, a combinator with its own wakers): the waker polls the future
+///   at once, the same way.
+/// - **Something woken from another thread** (a thread pool's result, a tokio runtime, an
+///   OS event): a future cannot be polled on another thread, so this needs an executor on
+///   the future's own thread: use `Reactor::ensure_deferred`, whose tasks are woken through
+///   the reactor's thread-safe queue. Without one, the wake is logged as a warning
+///   (target `torsion::defer`) and the future waits forever.
+///
+/// Futures that need tokio's runtime (`tokio::time::sleep`, `tokio::net`) run on no
+/// torsion executor: tokio panics with "there is no reactor running". Run them on a tokio
+/// runtime on its own thread and hand results back with `ReactorHandle::call_from_thread`
+/// (the guide's async/await page shows the pattern).
+///
+/// # Re-entrancy and depth
+///
+/// A future is never polled inside its own poll: a Deferred fired by the future itself
+/// marks it, and it is polled again as soon as its poll returns. Resumes nest (a resumed
+/// future fires a Deferred another future awaits, which resumes in turn, as in Twisted),
+/// up to [`MAX_NESTED_RESUMES`] deep; past that, resumes wait in a queue that the
+/// outermost one runs in a loop, so a chain of 100,000 futures each awaiting the previous
+/// one does not grow the stack.
 #[track_caller]
 pub fn ensure_deferred<T: 'static>(
     future: impl Future<Output = Result<T, Failure>> + 'static,

@@ -1,39 +1,5 @@
-//! [`run_test`]: run a test body that returns a Deferred or a future on a fresh reactor,
-//! and fail the test as Twisted's `trial` does: on a timeout, on an error logged while it
-//! ran (an unhandled failure, a panicking callback), or on a dirty reactor.
-//!
-//! ```
-//! use std::time::Duration;
-//! use torsion::defer::Failure;
-//! use torsion::task::defer_later;
-//! use torsion::testing::run_test;
-//!
-//! let answer = run_test(Duration::from_secs(20), |reactor| {
-//!     let reactor = reactor.clone();
-//!     async move {
-//!         let n = defer_later(&reactor, Duration::from_millis(1), || Ok(21)).await?;
-//!         Ok::<_, Failure>(n * 2)
-//!     }
-//! });
-//! assert_eq!(answer, 42);
-//! ```
-//!
-//! The body is called before the reactor runs (as `react` does) and may return a
-//! `Deferred<T>` or any future of `Result<T, Failure>`. The reactor runs until that
-//! result is known, then shuts down (so pool threads are joined), and the test passes
-//! only if:
-//!
-//! - the result came before the deadline (else the body's Deferred is cancelled and the
-//!   test fails, naming the deadline);
-//! - nothing was logged at `ERROR` level meanwhile: unhandled failures and panicking
-//!   callbacks are errors of the test even when the body succeeded (the log is in the
-//!   panic message);
-//! - the reactor is clean afterwards ([`check_clean`]: no delayed calls, descriptors,
-//!   tasks or pool threads left);
-//! - the body's result is a value: a failure fails the test with its type and sites.
-//!
-//! The test's events are captured ([`capture_logs`]) while it runs, so the test's own
-//! subscriber (if any) does not see them.
+//! [`run_test`] and [`run_test_on`]: a test body returning a Deferred or a future, run
+//! on a reactor with trial's checks (deadline, logged errors, clean reactor).
 
 use std::{
     cell::RefCell,
@@ -52,8 +18,42 @@ use tracing::Level;
 use super::{capture_logs, check_clean, CapturedEvent};
 use crate::{defer::Failure, Reactor};
 
-/// Runs `body` on a fresh reactor (signal handlers not installed) and returns its value;
-/// see the [module docs](self).
+/// Runs `body` on a fresh reactor (signal handlers not installed) and returns its value,
+/// failing the test as Twisted's `trial` does: on a timeout, on an error logged while it
+/// ran (an unhandled failure, a panicking callback), or on a dirty reactor.
+///
+/// ```
+/// use std::time::Duration;
+/// use torsion::defer::Failure;
+/// use torsion::task::defer_later;
+/// use torsion::testing::run_test;
+///
+/// let answer = run_test(Duration::from_secs(20), |reactor| {
+///     let reactor = reactor.clone();
+///     async move {
+///         let n = defer_later(&reactor, Duration::from_millis(1), || Ok(21)).await?;
+///         Ok::<_, Failure>(n * 2)
+///     }
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+///
+/// The body is called before the reactor runs (as `react` does) and may return a
+/// `Deferred<T>` or any future of `Result<T, Failure>`. The reactor runs until that
+/// result is known, then shuts down (so pool threads are joined), and the test passes
+/// only if:
+///
+/// - the result came before the deadline (else the body's Deferred is cancelled and the
+///   test fails, naming the deadline);
+/// - nothing was logged at `ERROR` level meanwhile: unhandled failures and panicking
+///   callbacks are errors of the test even when the body succeeded (the log is in the
+///   panic message);
+/// - the reactor is clean afterwards ([`check_clean`]: no delayed calls, descriptors,
+///   tasks or pool threads left);
+/// - the body's result is a value: a failure fails the test with its type and sites.
+///
+/// The test's events are captured ([`capture_logs`]) while it runs, so the test's own
+/// subscriber (if any) does not see them.
 ///
 /// # Panics
 /// When the test failed: timed out, logged an error, left the reactor dirty, or the
