@@ -16,6 +16,7 @@ use std::{
 };
 
 use torsion::{
+    defer::Deferred,
     reactor::{Backend, Interest, Phase, SystemEvent, DEFAULT_STALL_THRESHOLD},
     testing::CapturedEvent,
     Failure, Reactor,
@@ -199,6 +200,67 @@ fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
     let site = support::site(line);
     assert_eq!(stalls(&logs).len(), 1, "{logs:?}");
     support::assert_logged(&logs, Level::WARN, &["stalled", "delayed call", &site]);
+}
+
+#[test]
+fn a_stall_in_a_protocol_names_the_protocol_not_the_dispatch_site() {
+    use std::io::Write;
+    use torsion::net::{factory_fn, listen_tcp, Protocol, DEFAULT_BACKLOG};
+
+    struct SlowReader(Reactor);
+    impl Protocol for SlowReader {
+        fn data_received(&mut self, _: &[u8]) {
+            hold_the_loop(Duration::from_millis(2));
+            self.0.stop();
+        }
+    }
+    let reactor = stalling_reactor(Backend::Mio, Duration::from_millis(1));
+    let factory = factory_fn({
+        let reactor = reactor.clone();
+        move |_| Some(Box::new(SlowReader(reactor.clone())) as Box<dyn Protocol>)
+    });
+    let port = listen_tcp(&reactor, 0, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port.port())).unwrap();
+    client.write_all(b"hello").unwrap();
+    let ((), logs) = support::capture_logs(|| support::run(&reactor));
+    let stall = stalls(&logs)
+        .into_iter()
+        .find(|e| e.message.contains("readiness handler"))
+        .unwrap_or_else(|| panic!("{logs:?}"));
+    assert!(
+        stall
+            .message
+            .starts_with("reactor stalled: protocol reactor_guard::a_stall_in_a_protocol_names_the_protocol_not_the_dispatch_site::SlowReader held the loop"),
+        "{}",
+        stall.message
+    );
+    drop(client);
+}
+
+#[test]
+fn a_stall_in_a_resumed_future_names_where_it_became_a_deferred() {
+    let reactor = stalling_reactor(Backend::Poll, Duration::from_millis(1));
+    let (wait, resolver) = Deferred::<()>::new();
+    let line = line!() + 1;
+    let _done = reactor.ensure_deferred(async move {
+        wait.await?;
+        hold_the_loop(Duration::from_millis(2));
+        Ok::<_, Failure>(())
+    });
+    // A timer fires the Deferred; the future resumes inside it and holds the loop.
+    reactor.call_later(TICK, move || resolver.callback(()).unwrap());
+    reactor.call_later(2 * TICK, stopper(&reactor));
+    let ((), logs) = support::capture_logs(|| support::run(&reactor));
+    let site = support::site(line);
+    support::assert_logged(
+        &logs,
+        Level::WARN,
+        &[
+            "reactor stalled: the future made a Deferred at",
+            &site,
+            "in the delayed call scheduled at",
+        ],
+    );
 }
 
 #[test]

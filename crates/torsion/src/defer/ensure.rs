@@ -245,6 +245,7 @@ impl Driver {
                 return; // Not started by its executor yet: it polls first.
             };
             self.state.set(Run::Polling);
+            super::report::blame(super::report::Blame::Future(self.site));
             let outer = CURRENT.replace(Some(self.clone()));
             let mut cx = Context::from_waker(&waker);
             // `Fire` catches the future's panics; this poll does not unwind.

@@ -26,14 +26,20 @@
 //!   goes on with its result. Already-fired Deferreds nested 100,000 deep run in a loop,
 //!   not by recursion (Twisted's trampoline).
 //! - Callbacks added after firing run at once, in order. [`Deferred::pause`] and
-//!   [`Deferred::unpause`] hold and release the chain.
+//!   [`Deferred::unpause`] hold and release the chain; pauses nest
+//!   ([`Deferred::pause_count`] is Twisted's `paused`). As in Twisted, a pause made by one
+//!   of the chain's own callbacks while it runs does not stop the callbacks already in
+//!   the chain: it holds back those added after the run, until `unpause`.
 //! - [`Deferred::cancel`] runs the canceller given at creation, else fails the chain with
 //!   [`Cancelled`]; a Deferred waiting on another cancels that one.
 //!   [`Deferred::add_timeout`] cancels after a delay on any [`ReactorTime`] clock and turns
 //!   the failure into [`TimedOut`].
+//! - Cancelling a [`DeferredList`] (or [`gather_results`]) cancels every member that
+//!   has not fired; the list then fires with what the members did.
 //! - A Deferred dropped while its chain ends in a failure logs it through `tracing`
-//!   (target `torsion::defer`), with where the Deferred was created: no failure is lost
-//!   silently.
+//!   (target `torsion::defer`), with the error's Rust type, where the Deferred was
+//!   created and where it was fired (Twisted's "first invoker"): no failure is lost
+//!   silently. With no `tracing` subscriber set, the report goes to stderr.
 //!
 //! # Rust's types
 //!
@@ -45,7 +51,9 @@
 //!
 //! A callback returns `Result<U, Failure>` (any `std::error::Error` converts with `?`) or
 //! a `Deferred<U>` to wait for. A `Deferred<T>` is awaitable (its output is
-//! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
+//! `Result<T, Failure>`), and [`ensure_deferred`] runs a future as a Deferred, resuming
+//! it inside the `callback()` of what it awaits, as Twisted does: `async` code reads like
+//! Twisted's `inlineCallbacks` and runs with no reactor, on a fake clock in tests.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
 //! Work on another thread comes back through the reactor's thread pool or its
@@ -81,7 +89,7 @@ pub use list::{
     gather_results, gather_results_first_error, DeferredList, FirstError, FirstSuccessList,
     ListResult,
 };
-pub(crate) use report::to_stderr_unobserved as report_unobserved;
+pub(crate) use report::{blame, replace_blame, to_stderr_unobserved as report_unobserved, Blame};
 pub use sync::{
     DeferredLock, DeferredQueue, DeferredSemaphore, NoTokens, QueueOverflow, QueueUnderflow,
     ReleasedTooOften,

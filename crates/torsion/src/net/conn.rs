@@ -341,6 +341,7 @@ impl Conn {
             return None;
         };
         let protocol = slot.as_mut()?;
+        crate::defer::blame(crate::defer::Blame::Protocol(protocol.type_name()));
         match catch_unwind(AssertUnwindSafe(|| f(&mut **protocol))) {
             Ok(value) => Some(value),
             Err(payload) => {

@@ -51,6 +51,12 @@ impl fmt::Display for CloseReason {
 /// A method that panics closes this connection alone: the transport calls
 /// `connection_lost` with the panic as a [`CloseReason::Lost`] and logs it.
 pub trait Protocol: 'static {
+    /// The protocol's Rust type name, which a stall report names as the code that held
+    /// the loop. The default is right; a wrapper may name what it wraps.
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
     /// The connection is up; keep the transport to write to it.
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         let _ = transport;

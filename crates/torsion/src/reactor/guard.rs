@@ -36,7 +36,11 @@ use std::{
     time::Duration,
 };
 
-use crate::{sys::unix::monotonic_nanos, time::CallSite};
+use crate::{
+    defer::{replace_blame, Blame},
+    sys::unix::monotonic_nanos,
+    time::CallSite,
+};
 
 /// The stall threshold a reactor uses unless its builder says otherwise.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -163,7 +167,11 @@ impl Watch {
                 } else {
                     self.clock.nanos()
                 };
+                // What user code this callback enters (a protocol, a future), kept apart
+                // from an enclosing callback's.
+                let outer = replace_blame(None);
                 let result = catch_unwind(AssertUnwindSafe(f));
+                let blamed = replace_blame(outer);
                 // Read the end even after a panic, so the next callback does not carry
                 // its time.
                 let ended = self.clock.nanos();
@@ -173,7 +181,7 @@ impl Watch {
                 // report the panic alone.
                 let held = ended.saturating_sub(started);
                 if held > threshold && result.is_ok() {
-                    report_stall(kind, site, held, threshold);
+                    report_stall(kind, site, blamed, held, threshold);
                 }
                 result
             }
@@ -190,27 +198,33 @@ impl Watch {
 
 #[cold]
 #[inline(never)]
-fn report_stall(kind: Kind, site: CallSite, held: u64, threshold: u64) {
+fn report_stall(kind: Kind, site: CallSite, blamed: Option<Blame>, held: u64, threshold: u64) {
     let (held, threshold) = (Duration::from_nanos(held), Duration::from_nanos(threshold));
-    tracing::warn!(
-        kind = kind.name(),
-        site = %site,
-        held_ms = held.as_millis() as u64,
-        "reactor stalled: {} scheduled at {} held the loop for {} ms (threshold {} ms)",
-        kind.name(),
-        site,
-        held.as_millis(),
-        threshold.as_millis(),
-    );
-    crate::defer::report_unobserved(tracing::Level::WARN, || {
-        format!(
+    // Name the user's code first when the callback entered some (a protocol method, a
+    // resumed future): the dispatch site alone would be torsion's own line.
+    let line = match blamed {
+        Some(who) => format!(
+            "reactor stalled: {who} held the loop for {} ms (threshold {} ms), in the {} \
+             scheduled at {site}",
+            held.as_millis(),
+            threshold.as_millis(),
+            kind.name(),
+        ),
+        None => format!(
             "reactor stalled: {} scheduled at {} held the loop for {} ms (threshold {} ms)",
             kind.name(),
             site,
             held.as_millis(),
             threshold.as_millis(),
-        )
-    });
+        ),
+    };
+    tracing::warn!(
+        kind = kind.name(),
+        site = %site,
+        held_ms = held.as_millis() as u64,
+        "{line}"
+    );
+    crate::defer::report_unobserved(tracing::Level::WARN, || line);
 }
 
 #[cold]
