@@ -36,8 +36,17 @@ use super::{Deferred, Failure};
 /// A `Deferred<T>` being awaited. Dropping it before the Deferred fires leaves any
 /// failure in the chain, where it is logged as unhandled, never lost.
 pub struct DeferredFuture<T> {
-    slot: Rc<RefCell<Slot<T>>>,
-    chain: Weak<Chain>,
+    state: Awaiting<T>,
+}
+
+enum Awaiting<T> {
+    /// The Deferred had its result already: held here, no shared slot.
+    Known(Option<Result<T, Failure>>),
+    /// The Deferred's callback fills the slot.
+    Pending {
+        slot: Rc<RefCell<Slot<T>>>,
+        chain: Weak<Chain>,
+    },
 }
 
 enum Slot<T> {
@@ -114,10 +123,8 @@ impl<T: 'static> IntoFuture for Deferred<T> {
     fn into_future(self) -> DeferredFuture<T> {
         let d = match self.try_result() {
             Ok(result) => {
-                let slot = Rc::new(RefCell::new(Slot::Ready(result)));
                 return DeferredFuture {
-                    slot,
-                    chain: Weak::new(),
+                    state: Awaiting::Known(Some(result)),
                 };
             }
             Err(d) => d,
@@ -142,15 +149,28 @@ impl<T: 'static> IntoFuture for Deferred<T> {
             }
             Ok(())
         });
-        DeferredFuture { slot, chain }
+        DeferredFuture {
+            state: Awaiting::Pending { slot, chain },
+        }
     }
 }
+
+// The value is only ever moved out whole, never pinned in place: no `T: Unpin` needed.
+impl<T> Unpin for DeferredFuture<T> {}
 
 impl<T> Future for DeferredFuture<T> {
     type Output = Result<T, Failure>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self.slot.borrow_mut();
+        // Every field is `Unpin`: the future moves nothing it was pinned with.
+        let (slot, chain) = match &mut self.get_mut().state {
+            Awaiting::Known(result) => match result.take() {
+                Some(result) => return Poll::Ready(result),
+                None => panic!("DeferredFuture polled after it completed"),
+            },
+            Awaiting::Pending { slot, chain } => (slot, chain),
+        };
+        let mut slot = slot.borrow_mut();
         match mem::replace(&mut *slot, Slot::Taken) {
             Slot::Ready(result) => Poll::Ready(result),
             Slot::Waiting(old) => {
@@ -163,7 +183,7 @@ impl<T> Future for DeferredFuture<T> {
                     },
                 };
                 *slot = Slot::Waiting(Some(waiter));
-                AWAITED.with(|a| *a.borrow_mut() = Some(self.chain.clone()));
+                AWAITED.with(|a| *a.borrow_mut() = Some(chain.clone()));
                 Poll::Pending
             }
             Slot::Taken => panic!("DeferredFuture polled after it completed"),
@@ -174,7 +194,19 @@ impl<T> Future for DeferredFuture<T> {
 impl<T> Drop for DeferredFuture<T> {
     fn drop(&mut self) {
         // A result that arrived but was never polled: keep its failure from vanishing.
-        if let Slot::Ready(Err(failure)) = mem::replace(&mut *self.slot.borrow_mut(), Slot::Taken) {
+        let failure = match &mut self.state {
+            Awaiting::Known(result) => match result.take() {
+                Some(Err(failure)) => Some(failure),
+                _ => None,
+            },
+            Awaiting::Pending { slot, .. } => {
+                match mem::replace(&mut *slot.borrow_mut(), Slot::Taken) {
+                    Slot::Ready(Err(failure)) => Some(failure),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(failure) = failure {
             tracing::error!(
                 target: "torsion::defer",
                 failed_at = %failure.location(),
@@ -196,10 +228,14 @@ impl<T> Drop for DeferredFuture<T> {
 
 impl<T> fmt::Debug for DeferredFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match *self.slot.borrow() {
-            Slot::Waiting(_) => "waiting",
-            Slot::Ready(_) => "ready",
-            Slot::Taken => "done",
+        let state = match &self.state {
+            Awaiting::Known(Some(_)) => "ready",
+            Awaiting::Known(None) => "done",
+            Awaiting::Pending { slot, .. } => match *slot.borrow() {
+                Slot::Waiting(_) => "waiting",
+                Slot::Ready(_) => "ready",
+                Slot::Taken => "done",
+            },
         };
         f.debug_struct("DeferredFuture")
             .field("state", &state)

@@ -16,7 +16,7 @@ use std::thread::{self, ThreadId};
 use slab::Slab;
 
 use super::bridge::{track_awaits, CancelHandle};
-use super::chain::Site;
+use super::chain::{Chain, Site, Value};
 use super::{Deferred, Failure, Resolver};
 
 /// How deep resumes nest before they are queued for the outermost one (see
@@ -112,6 +112,9 @@ pub(crate) struct Driver {
     on_done: RefCell<Option<Box<dyn FnOnce()>>>,
     /// The registry slot of its thread-local waker, if it has one.
     local_key: Cell<Option<usize>>,
+    /// The Deferred's chain, failed with `Panicked` if the future panics (its typed
+    /// resolver is inside the future); let go once the future is done.
+    chain: RefCell<Option<Rc<Chain>>>,
     site: Site,
 }
 
@@ -130,6 +133,8 @@ thread_local! {
     /// The driver polling its future now, so that a Deferred awaited with its waker
     /// resumes it directly.
     static CURRENT: RefCell<Option<Rc<Driver>>> = const { RefCell::new(None) };
+    /// Whether `CURRENT` holds a driver: one read on the path of every await.
+    static IN_DRIVER: Cell<bool> = const { Cell::new(false) };
     /// How many resumes are nested on this thread's stack now.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// Resumes past the depth limit, run by the outermost one.
@@ -155,6 +160,7 @@ impl Driver {
             awaited: RefCell::new(None),
             on_done: RefCell::new(None),
             local_key: Cell::new(None),
+            chain: RefCell::new(None),
             site,
         });
         let (deferred, resolver) = Deferred::with_canceller_at(site, {
@@ -165,10 +171,14 @@ impl Driver {
                 }
             }
         });
-        let fire = Fire {
-            future: Box::pin(future),
-            resolver: Some(resolver),
-            site,
+        *driver.chain.borrow_mut() = Some(resolver.chain.clone());
+        // One allocation holds the user's future and what fires the Deferred with its
+        // result; a panic is caught around the poll (see `poll_until_pending`).
+        let fire = async move {
+            let result = future.await;
+            // Already fired only when it was cancelled meanwhile: the result goes
+            // nowhere, as in Twisted. The "first invoker" is where it became a Deferred.
+            let _ = resolver.chain.fire(result.map(Value::new), site);
         };
         *driver.future.borrow_mut() = Some(Box::pin(fire));
         (deferred, driver)
@@ -240,18 +250,41 @@ impl Driver {
             let Some(mut future) = self.future.borrow_mut().take() else {
                 return;
             };
-            let Some(waker) = self.waker.borrow().clone() else {
+            let waker = self.waker.borrow();
+            let Some(waker_ref) = waker.as_ref() else {
+                drop(waker);
                 *self.future.borrow_mut() = Some(future);
                 return; // Not started by its executor yet: it polls first.
             };
+            // Borrowed for the poll: the waker is replaced only by the executor's own
+            // poll, which cannot run while this one does.
+            let mut cx = Context::from_waker(waker_ref);
             self.state.set(Run::Polling);
             super::report::blame(super::report::Blame::Future(self.site));
             let outer = CURRENT.replace(Some(self.clone()));
-            let mut cx = Context::from_waker(&waker);
-            // `Fire` catches the future's panics; this poll does not unwind.
-            let (polled, awaited) = track_awaits(|| future.as_mut().poll(&mut cx));
+            let outer_in = IN_DRIVER.replace(true);
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                track_awaits(|| future.as_mut().poll(&mut cx))
+            }));
+            IN_DRIVER.set(outer_in);
             CURRENT.set(outer);
-            *self.awaited.borrow_mut() = awaited;
+            drop(waker);
+            let polled = match polled {
+                Ok((polled, awaited)) => {
+                    *self.awaited.borrow_mut() = awaited;
+                    polled
+                }
+                Err(payload) => {
+                    let failure = Failure::from_panic_at(payload, self.site);
+                    let chain = self.chain.borrow_mut().take();
+                    self.finish(Some(future));
+                    if let Some(chain) = chain {
+                        // Already fired only when it was cancelled meanwhile.
+                        let _ = chain.fire(Err(failure), self.site);
+                    }
+                    return;
+                }
+            };
             match (polled, self.state.get()) {
                 (Poll::Pending, Run::Polling) => {
                     *self.future.borrow_mut() = Some(future);
@@ -274,6 +307,8 @@ impl Driver {
     fn finish(&self, future: Option<Pin<Box<dyn Future<Output = ()>>>>) {
         self.state.set(Run::Done);
         *self.awaited.borrow_mut() = None;
+        let chain = self.chain.borrow_mut().take();
+        drop(chain);
         // Dropped outside every borrow: its destructor may fire Deferreds.
         drop(future);
         if let Some(key) = self.local_key.take() {
@@ -315,40 +350,17 @@ impl fmt::Debug for Driver {
 
 /// If a future is being polled by a driver with `waker`, that driver: the Deferred the
 /// future awaits resumes it directly.
+#[inline]
 pub(crate) fn current_driver(waker: &Waker) -> Option<Weak<Driver>> {
+    if !IN_DRIVER.get() {
+        return None;
+    }
     CURRENT.with_borrow(|current| {
         current
             .as_ref()
             .filter(|driver| driver.owns(waker))
             .map(Rc::downgrade)
     })
-}
-
-/// The future a driver polls: the user's, firing the Deferred with its result.
-struct Fire<T, F> {
-    future: Pin<Box<F>>,
-    resolver: Option<Resolver<T>>,
-    site: Site,
-}
-
-impl<T: 'static, F: Future<Output = Result<T, Failure>>> Future for Fire<T, F> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let future = &mut this.future;
-        let result = match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => result,
-            Err(payload) => Err(Failure::from_panic_at(payload, this.site)),
-        };
-        if let Some(resolver) = this.resolver.take() {
-            // Already fired only when it was cancelled meanwhile: the result goes
-            // nowhere, as in Twisted.
-            let _ = resolver.resolve(result);
-        }
-        Poll::Ready(())
-    }
 }
 
 /// The `Send` waker of a driver with no executor: wakes on the driver's own thread poll
