@@ -87,6 +87,9 @@ pub const MAX_NESTED_RESUMES: u32 = 64;
 /// up to [`MAX_NESTED_RESUMES`] deep; past that, resumes wait in a queue that the
 /// outermost one runs in a loop, so a chain of 100,000 futures each awaiting the previous
 /// one does not grow the stack.
+///
+/// A future that never finishes (it awaits a Deferred nobody fires) stays with its
+/// thread, as a task stays with its executor; dropping its Deferred does not drop it.
 #[track_caller]
 pub fn ensure_deferred<T: 'static>(
     future: impl Future<Output = Result<T, Failure>> + 'static,
@@ -238,9 +241,15 @@ impl Driver {
         if depth == 0 {
             // The outermost resume: run what was queued past the depth limit, in order.
             while let Some(next) = QUEUED.with_borrow_mut(VecDeque::pop_front) {
-                DEPTH.set(1);
-                next.poll_until_pending();
-                DEPTH.set(0);
+                match next.state.get() {
+                    Run::Idle => {
+                        DEPTH.set(1);
+                        next.poll_until_pending();
+                        DEPTH.set(0);
+                    }
+                    Run::Polling => next.state.set(Run::PollingWoken),
+                    Run::PollingWoken | Run::PollingAborted | Run::Done => {}
+                }
             }
         }
     }
