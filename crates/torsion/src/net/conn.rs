@@ -351,6 +351,15 @@ impl Conn {
                     self.peer,
                     panic_message(payload.as_ref()),
                 );
+                crate::defer::report_unobserved(tracing::Level::ERROR, || {
+                    format!(
+                        "protocol {} for the connection with {} panicked: {}; closing that \
+                         connection",
+                        protocol.type_name(),
+                        self.peer,
+                        panic_message(payload.as_ref()),
+                    )
+                });
                 drop(slot);
                 let failure = Failure::from_panic(payload);
                 self.state.borrow_mut().fail(failure);

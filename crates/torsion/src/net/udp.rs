@@ -555,6 +555,10 @@ impl Port {
                     self.host,
                     panic_message(payload.as_ref())
                 );
+                crate::defer::report_unobserved(tracing::Level::ERROR, || {
+                    let message = panic_message(payload.as_ref());
+                    format!("udp {}: {method} panicked: {message}", self.host)
+                });
             }
         }
         if self.state.get() == State::Stopping {
