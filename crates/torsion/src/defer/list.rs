@@ -27,6 +27,13 @@ use super::{Deferred, Failure, Repr, Resolver};
 /// from staying in their own chains (where, unhandled, they are logged);
 /// [`fire_on_one_callback`](DeferredList::fire_on_one_callback) fires at the first success.
 /// An empty list fires at once with an empty vector.
+///
+/// Cancelling the list's Deferred cancels every member that has not fired, in order, as
+/// Twisted's `DeferredList.cancel` does; the list then fires with what the members did
+/// (their `Cancelled` failures, or what their cancellers fired). One difference: when
+/// the members' cancellation leaves the list unfired (a member paused by its own code),
+/// Twisted leaves the list waiting; torsion fails it with `Cancelled`, as it does any
+/// Deferred whose canceller did not fire it.
 pub struct DeferredList<T> {
     deferreds: Vec<Deferred<T>>,
     fire_on_one_errback: bool,
