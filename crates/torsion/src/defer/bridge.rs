@@ -100,6 +100,7 @@ impl CancelHandle {
     }
 
     /// Cancels the Deferred, if it is still there (see [`Deferred::cancel`]).
+    #[track_caller]
     pub fn cancel(&self) {
         if let Some(chain) = self.chain.upgrade() {
             chain.cancel();

@@ -654,3 +654,22 @@ fn reports_go_to_stderr_only_without_a_subscriber() {
     let (inside, _) = capture_logs(report::unobserved_for_tests);
     assert!(!inside, "a scoped subscriber sees the reports");
 }
+
+#[test]
+fn a_cancelled_chain_left_unhandled_names_the_cancel_call_as_its_first_invoker() {
+    let (d, resolver) = Deferred::<u32>::new();
+    let cancelled_at = line!() + 2;
+    let ((), logs) = capture_logs(|| {
+        d.cancel();
+        drop((d, resolver));
+    });
+    let event = logs
+        .iter()
+        .find(|e| {
+            e.message
+                .starts_with("unhandled error in Deferred: deferred was cancelled")
+        })
+        .unwrap_or_else(|| panic!("{logs:?}"));
+    let part = format!("fired at {}:{cancelled_at}:", file!());
+    assert!(event.message.contains(&part), "{part} in {}", event.message);
+}

@@ -424,6 +424,7 @@ impl<T: 'static> Deferred<T> {
     }
 
     /// Cancels the Deferred (Twisted's `cancel`). See the [module docs](self).
+    #[track_caller]
     pub fn cancel(&self) {
         if let Repr::Chain(chain) = &self.repr {
             chain.cancel();
