@@ -68,7 +68,7 @@ use torsion::{
 };
 
 use super::{
-    connection::Conn, request::encode_request, response::BodyChannel, Body, RequestError,
+    connection::Conn, outgoing::encode_request, response::BodyChannel, Body, RequestError,
     RequestHeaders, Response, Url,
 };
 
