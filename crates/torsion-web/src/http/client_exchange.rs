@@ -242,6 +242,12 @@ impl ClientExchange {
         self.served > 0
     }
 
+    /// True for a method whose request may be sent again after a reused connection
+    /// closed before answering (RFC 9110 §9.2.2).
+    pub fn is_idempotent(method: &str) -> bool {
+        IDEMPOTENT.contains(&method)
+    }
+
     /// The deadline in force, if any.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline
@@ -325,7 +331,7 @@ impl ClientExchange {
             State::AwaitingHead {
                 method, received, ..
             } => {
-                let idempotent = IDEMPOTENT.contains(&method.as_str());
+                let idempotent = ClientExchange::is_idempotent(&method);
                 if self.is_reused() && !received && idempotent {
                     self.actions.push_back(ClientAction::Retry);
                 } else {
