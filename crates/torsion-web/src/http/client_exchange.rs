@@ -7,11 +7,11 @@
 //! use torsion_web::http::{ClientAction, ClientExchange, ExchangeConfig, Received};
 //!
 //! let mut conn = ClientExchange::new(ExchangeConfig::default());
-//! let now = Duration::ZERO;
+//! let (deadline, now) = (Duration::from_secs(30), Duration::from_secs(1));
 //! let request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n".to_vec();
-//! conn.send_request("GET", request, Some(Duration::from_secs(60))).unwrap();
+//! conn.send_request("GET", request, Some(deadline)).unwrap();
 //! assert!(matches!(conn.poll_action(), Some(ClientAction::Write(_))));
-//! assert_eq!(conn.poll_action(), Some(ClientAction::ArmDeadline(Some(Duration::from_secs(60)))));
+//! assert_eq!(conn.poll_action(), Some(ClientAction::ArmDeadline(Some(deadline))));
 //!
 //! let mut wire = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec();
 //! let Received::Actions { consumed } = conn.read(now, &wire) else { panic!() };
@@ -22,7 +22,7 @@
 //! assert_eq!(conn.read(now, &wire), Received::Actions { consumed: 0 });
 //! // The body ended on its framing with keep-alive: the connection waits, idle, for the
 //! // next request until the idle timeout.
-//! let idle_until = ExchangeConfig::default().idle_timeout;
+//! let idle_until = now + ExchangeConfig::default().idle_timeout;
 //! assert_eq!(conn.poll_action(), Some(ClientAction::ArmDeadline(Some(idle_until))));
 //! assert_eq!(conn.poll_action(), Some(ClientAction::BodyEnd { reusable: true }));
 //! assert!(conn.is_idle() && conn.is_reused());
