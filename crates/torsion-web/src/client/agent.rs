@@ -120,15 +120,15 @@ pub struct AgentBuilder {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) persistent: bool,
-    pub(crate) max_per_host: usize,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) request_timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
+struct Config {
+    persistent: bool,
+    max_per_host: usize,
+    idle_timeout: Duration,
+    request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
 }
 
-pub(crate) struct AgentInner {
+struct AgentInner {
     reactor: Reactor,
     config: Config,
     hosts: RefCell<HashMap<HostKey, Host>>,
@@ -146,7 +146,7 @@ struct Host {
 }
 
 /// One request on its way: queued, connecting, sent, reading its body, or done.
-pub(crate) struct Exchange {
+struct Exchange {
     /// Held until done, so that a request outlives an agent dropped meanwhile.
     agent: RefCell<Option<Rc<AgentInner>>>,
     method: String,
@@ -224,7 +224,10 @@ impl Agent {
             }
         });
         let reactor = &self.inner.reactor;
-        let timeout = (self.inner.config.request_timeout)
+        let timeout = self
+            .inner
+            .config
+            .request_timeout
             .map(|after| (after, reactor.loop_time().saturating_add(after)));
         let exchange = Rc::new(Exchange {
             agent: RefCell::new(Some(self.inner.clone())),
