@@ -36,6 +36,7 @@
 pub mod body;
 pub mod chunked;
 pub mod client_exchange;
+pub mod conditional;
 pub mod date;
 pub mod head;
 pub mod headers;
@@ -52,6 +53,9 @@ pub use chunked::{
 pub use client_exchange::{
     ClientAction, ClientExchange, ExchangeConfig, ExchangeError, Received,
     DEFAULT_CLIENT_IDLE_TIMEOUT,
+};
+pub use conditional::{
+    evaluate_preconditions, EntityTag, InvalidEntityTag, Precondition, Validators,
 };
 pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
