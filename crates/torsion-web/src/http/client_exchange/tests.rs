@@ -526,3 +526,200 @@ fn a_head_over_the_limit_fails() {
         "{seen:?}"
     );
 }
+
+/// A small deterministic generator for the event soup below (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// What the caller knows of the request under way, to check the core against.
+#[derive(Default)]
+struct Model {
+    /// A request is out and has not ended.
+    out: bool,
+    /// Its head came; with a `Content-Length`, how many body bytes may still come.
+    head: bool,
+    left: Option<u64>,
+    /// The core said to close, or `close` was called.
+    closed: bool,
+    /// How many of each action were seen (head, reusable end, end, fail, retry), so the
+    /// soup is known to reach every one.
+    seen: [usize; 5],
+}
+
+impl Model {
+    fn check(&mut self, action: ClientAction) {
+        let closed = self.closed;
+        match action {
+            ClientAction::Write(_) => assert!(!closed && self.out, "a write after close"),
+            ClientAction::Head(head) => {
+                assert!(!closed && self.out && !self.head, "one head per request");
+                self.head = true;
+                self.seen[0] += 1;
+                self.left = match head.framing() {
+                    crate::http::Framing::Length(n) => Some(n),
+                    crate::http::Framing::Empty => Some(0),
+                    _ => None,
+                };
+            }
+            ClientAction::BodyEnd { reusable } => {
+                assert!(self.out && self.head, "an end without a head");
+                assert!(
+                    self.left.is_none_or(|left| left == 0),
+                    "an end before the body"
+                );
+                assert!(!(reusable && closed));
+                self.seen[if reusable { 1 } else { 2 }] += 1;
+                self.end();
+            }
+            ClientAction::Fail(_) => {
+                self.seen[3] += 1;
+                self.end();
+            }
+            ClientAction::Retry => {
+                self.seen[4] += 1;
+                self.end();
+            }
+            ClientAction::Close { .. } => self.closed = true,
+            ClientAction::ArmDeadline(at) => {
+                assert!(!closed || at.is_none(), "a deadline armed after close")
+            }
+        }
+    }
+
+    fn data(&mut self, data: &[u8]) {
+        assert!(
+            !self.closed && self.out && self.head,
+            "body bytes out of place"
+        );
+        if let Some(left) = &mut self.left {
+            *left = left
+                .checked_sub(data.len() as u64)
+                .expect("never more body than framed");
+        }
+    }
+
+    fn end(&mut self) {
+        self.out = false;
+        self.head = false;
+        self.left = None;
+    }
+}
+
+#[test]
+fn random_bytes_and_events_keep_the_invariants() {
+    // Whole responses, mostly, fed in random pieces; now and then garbage, a close, a
+    // deadline. A closed connection is replaced by a new one.
+    let responses: [&[u8]; 8] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\n\r\nuntil close",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+    ];
+    let garbage: [&[u8]; 3] = [b"garbage\n", b"\r\n", b"HTTP/1.1 200"];
+    let methods = ["GET", "HEAD", "POST"];
+    let mut seen = [0; 5];
+    for seed in 0..300 {
+        let mut rng = Rng(seed);
+        let config = ExchangeConfig {
+            persistent: rng.below(4) != 0,
+            ..ExchangeConfig::default()
+        };
+        let mut conn = ClientExchange::new(config);
+        let mut model = Model::default();
+        let (mut buf, mut wire, mut now) = (Vec::new(), Vec::new(), Duration::ZERO);
+        for _ in 0..60 {
+            now += Duration::from_secs(rng.below(20) as u64);
+            match rng.below(20) {
+                0..=5 => {
+                    let method = methods[rng.below(methods.len())];
+                    let deadline = Some(now + Duration::from_secs(30));
+                    let idle = conn.is_idle();
+                    let sent = conn.send_request(method, b"R".to_vec(), deadline);
+                    assert_eq!(sent.is_ok(), idle);
+                    if sent.is_ok() {
+                        assert!(!model.out && !model.closed);
+                        model.out = true;
+                        wire = responses[rng.below(responses.len())].to_vec();
+                    }
+                }
+                6..=15 => {
+                    let piece: Vec<u8> = match rng.below(12) {
+                        0 => garbage[rng.below(garbage.len())].to_vec(),
+                        _ => {
+                            let cut = rng.below(wire.len() + 1);
+                            wire.drain(..cut).collect()
+                        }
+                    };
+                    buf.extend_from_slice(&piece);
+                    loop {
+                        let received = conn.read(now, &buf);
+                        let (consumed, wait) = match received {
+                            Received::Data { data, consumed } => {
+                                assert!(!data.is_empty());
+                                model.data(data);
+                                (consumed, false)
+                            }
+                            Received::Actions { consumed } => (consumed, false),
+                            Received::Wait { consumed } => (consumed, true),
+                        };
+                        assert!(consumed <= buf.len());
+                        buf.drain(..consumed);
+                        while let Some(action) = conn.poll_action() {
+                            model.check(action);
+                        }
+                        if wait {
+                            break;
+                        }
+                    }
+                }
+                16 => {
+                    conn.connection_lost();
+                    model.closed = true;
+                }
+                17..=18 => conn.deadline_passed(now),
+                _ => {
+                    conn.close();
+                    model.closed = true;
+                    model.end();
+                }
+            }
+            while let Some(action) = conn.poll_action() {
+                model.check(action);
+            }
+            assert!(!conn.is_closed() || model.closed, "closed unannounced");
+            if model.closed {
+                for (total, this) in seen.iter_mut().zip(model.seen) {
+                    *total += this;
+                }
+                (conn, model) = (ClientExchange::new(config), Model::default());
+                (buf, wire) = (Vec::new(), Vec::new());
+            }
+        }
+        for (total, this) in seen.iter_mut().zip(model.seen) {
+            *total += this;
+        }
+    }
+    // Deterministic seeds: the soup reaches every kind of ending.
+    let reached = seen.iter().all(|&n| n > 0);
+    assert!(
+        reached,
+        "heads, reusable ends, ends, fails, retries: {seen:?}"
+    );
+}
