@@ -536,3 +536,6 @@ impl Protocol for ClientProtocol {
         conn.run_actions(lost.as_ref());
     }
 }
+
+#[cfg(test)]
+mod tests;
