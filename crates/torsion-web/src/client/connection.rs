@@ -187,6 +187,9 @@ impl Conn {
         }
         self.core.borrow_mut().close();
         self.run_actions(None);
+        // Whoever aborts ends the body (the exchange fails it); the channel, which holds
+        // this connection as its source, is not kept here any longer.
+        self.body.borrow_mut().take();
         if let Some(transport) = self.transport() {
             transport.abort_connection();
         }
