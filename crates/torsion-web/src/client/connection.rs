@@ -516,6 +516,9 @@ impl Protocol for ClientProtocol {
                 }
                 Received::Wait { consumed } => {
                     self.buf.drain(..consumed);
+                    if self.buf.is_empty() && self.conn.core.borrow().is_idle() {
+                        self.buf = Vec::new(); // idle connections hold no read buffer
+                    }
                     return;
                 }
             }
