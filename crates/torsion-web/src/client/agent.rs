@@ -421,6 +421,8 @@ impl Pool for AgentInner {
             return exchange.send_on(conn);
         }
         host.idle.push(conn.clone());
+        drop(hosts);
+        conn.pooled();
     }
 
     fn connection_closed(self: Rc<Self>, conn: &Rc<Conn>) {

@@ -170,6 +170,14 @@ impl Conn {
         self.run_actions(None);
     }
 
+    /// The connection waits in its pool: it closes after the idle timeout unless a
+    /// request comes (a connection idle since its last response already counts).
+    pub(crate) fn pooled(self: &Rc<Self>) {
+        let now = self.reactor.loop_time();
+        self.core.borrow_mut().pooled(now);
+        self.run_actions(None);
+    }
+
     /// Closes after what was written (an idle connection, a pool shutting down).
     pub(crate) fn lose_connection(self: &Rc<Self>) {
         self.core.borrow_mut().close();

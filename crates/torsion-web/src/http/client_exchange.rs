@@ -33,7 +33,8 @@
 //! ([`send_request`](ClientExchange::send_request)), bytes read
 //! ([`read`](ClientExchange::read), given everything received and not yet consumed), the
 //! connection's end ([`connection_lost`](ClientExchange::connection_lost)), a deadline
-//! ([`deadline_passed`](ClientExchange::deadline_passed), with the time), or that it closes
+//! ([`deadline_passed`](ClientExchange::deadline_passed), with the time), that it keeps
+//! the connection idle in a pool ([`pooled`](ClientExchange::pooled)), or that it closes
 //! the connection itself ([`close`](ClientExchange::close)). It answers with body bytes
 //! borrowed from the input ([`Received::Data`]) and with [`ClientAction`]s taken from
 //! [`poll_action`](ClientExchange::poll_action), in order.
@@ -373,6 +374,15 @@ impl ClientExchange {
             State::AwaitingHead { .. } | State::ReadingBody { .. } => {
                 self.fail(ExchangeError::TimedOut)
             }
+        }
+    }
+
+    /// The connection waits in a pool: an idle one with no deadline yet (a new connection
+    /// whose request went away) gets the idle timeout from `now`. One that went idle at
+    /// the end of a response keeps the deadline it got then.
+    pub fn pooled(&mut self, now: Duration) {
+        if matches!(self.state, State::Idle) && self.deadline.is_none() {
+            self.arm(Some(now.saturating_add(self.config.idle_timeout)));
         }
     }
 

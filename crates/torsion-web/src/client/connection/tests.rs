@@ -220,3 +220,15 @@ fn a_response_that_closes_closes_after_its_body() {
     assert!(setup.transport.disconnecting() && !setup.transport.aborted());
     assert!(setup.pool.log.borrow().is_empty(), "not released");
 }
+
+#[test]
+fn a_new_connection_pooled_unused_starts_its_idle_clock() {
+    let setup = connected();
+    let timers = || setup.conn.reactor.timers().len();
+    assert_eq!(timers(), 0);
+    setup.conn.pooled();
+    assert_eq!(timers(), 1, "the idle timeout runs");
+    setup.conn.lose_connection();
+    assert_eq!(timers(), 0, "closing stops it");
+    assert!(setup.transport.disconnecting());
+}

@@ -489,6 +489,25 @@ fn the_idle_deadline_closes_and_a_request_replaces_it() {
 }
 
 #[test]
+fn a_new_connection_put_in_a_pool_gets_the_idle_deadline_once() {
+    let mut driver = Driver::persistent();
+    driver.conn.pooled(secs(3));
+    driver.drain();
+    let idle = secs(3) + DEFAULT_CLIENT_IDLE_TIMEOUT;
+    assert_eq!(driver.take(), vec![Seen::Arm(Some(idle))]);
+    driver.conn.pooled(secs(4)); // already counting: unchanged
+    driver.drain();
+    assert!(driver.take().is_empty());
+    // Busy, it is not idle: nothing to arm.
+    let mut driver = Driver::persistent();
+    driver.send("GET", None);
+    driver.take();
+    driver.conn.pooled(secs(3));
+    driver.drain();
+    assert!(driver.take().is_empty());
+}
+
+#[test]
 fn closing_drops_the_deadline_and_everything_after() {
     let mut driver = Driver::persistent();
     driver.send("GET", Some(secs(30)));
