@@ -107,8 +107,8 @@ impl Conn {
     }
 
     /// Connects through `endpoint` (name lookup on the thread pool, then the attempt
-    /// race); the pool hears `connection_ready`, or the request fails with the
-    /// `ConnectError` of the attempt that failed.
+    /// race); the pool hears `connection_ready`, or the request fails with a
+    /// `ConnectError` ([`connect_failure`] says which).
     pub(crate) fn connect(self: &Rc<Self>, endpoint: &HostnameEndpoint) {
         let factory: Rc<dyn ProtocolFactory> = Rc::new(ConnFactory { conn: self.clone() });
         let connecting = StreamClientEndpoint::connect(endpoint, factory);
