@@ -149,13 +149,12 @@ impl Conn {
             let failure = failure.unwrap_or_else(|| Failure::msg("no address to connect to"));
             return self.connect_failed(failure);
         };
-        let connector = torsion::net::connect_tcp(
+        let connector = torsion::net::StreamNetwork::connect_tcp(
             agent.reactor(),
             &addr.ip().to_string(),
             addr.port(),
-            ConnFactory { conn: self.clone() },
-            agent.config().connect_timeout,
-            None,
+            Rc::new(ConnFactory { conn: self.clone() }),
+            torsion::net::TcpConnectOptions::default().timeout(agent.config().connect_timeout),
         );
         *self.connector.borrow_mut() = Some(connector);
     }
