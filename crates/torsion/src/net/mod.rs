@@ -73,6 +73,7 @@ mod network;
 mod options;
 mod protocol;
 pub mod stream;
+mod stream_state;
 mod transport;
 pub mod udp;
 
