@@ -76,6 +76,7 @@ pub mod stream;
 mod stream_state;
 mod transport;
 pub mod udp;
+mod udp_error;
 
 pub use address::Address;
 pub use error::{ConnectError, ConnectionLost, ListenError};
