@@ -680,6 +680,24 @@ mod tests {
     }
 
     #[test]
+    fn a_memory_port_runs_its_stop_hooks_once_when_it_stops() {
+        let memory = MemoryReactor::new();
+        let port = memory
+            .listen_tcp(0, discard(), TcpListenOptions::default())
+            .unwrap();
+        let stops = Rc::new(Cell::new(0));
+        let counter = stops.clone();
+        port.on_stop(move || counter.set(counter.get() + 1));
+        assert_eq!(stops.get(), 0, "not before the port stops");
+        port.stop_listening();
+        port.stop_listening();
+        assert_eq!(stops.get(), 1);
+        let counter = stops.clone();
+        port.on_stop(move || counter.set(counter.get() + 1));
+        assert_eq!(stops.get(), 2, "a stopped port runs a late hook at once");
+    }
+
+    #[test]
     fn a_bad_interface_is_refused_and_not_recorded() {
         let memory = MemoryReactor::new();
         let err = memory
