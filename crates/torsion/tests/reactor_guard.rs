@@ -205,7 +205,7 @@ fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
 #[test]
 fn a_stall_in_a_protocol_names_the_protocol_not_the_dispatch_site() {
     use std::io::Write;
-    use torsion::net::{factory_fn, listen_tcp, Protocol, DEFAULT_BACKLOG};
+    use torsion::net::{factory_fn, Protocol, StreamNetwork, TcpListenOptions};
 
     struct SlowReader(Reactor);
     impl Protocol for SlowReader {
@@ -219,7 +219,13 @@ fn a_stall_in_a_protocol_names_the_protocol_not_the_dispatch_site() {
         let reactor = reactor.clone();
         move |_| Some(Box::new(SlowReader(reactor.clone())) as Box<dyn Protocol>)
     });
-    let port = listen_tcp(&reactor, 0, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let mut client = std::net::TcpStream::connect(("127.0.0.1", port.port())).unwrap();
     client.write_all(b"hello").unwrap();
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
