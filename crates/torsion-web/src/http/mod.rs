@@ -35,8 +35,8 @@ pub mod chunked;
 pub mod date;
 pub mod head;
 pub mod headers;
-pub mod request;
-pub mod response;
+pub mod request_head_writer;
+pub mod response_head_writer;
 pub mod response_head;
 mod write;
 
@@ -48,8 +48,8 @@ pub use chunked::{
 pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
 pub use headers::Headers;
-pub use request::{RequestBody, RequestHeadWriter};
-pub use response::ResponseHeadWriter;
+pub use request_head_writer::{RequestBody, RequestHeadWriter};
+pub use response_head_writer::ResponseHeadWriter;
 pub use response_head::{ResponseHead, ResponseParser};
 pub(crate) use write::check_response_field;
 pub use write::WriteError;

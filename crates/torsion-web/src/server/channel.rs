@@ -25,7 +25,7 @@ use torsion::{DelayedCall, Failure};
 
 use super::html::error_page;
 use super::path::{decode_segment, raw_segments};
-use super::request::Request;
+use super::incoming_request::Request;
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
 use crate::http::{
@@ -463,7 +463,7 @@ impl Channel {
             request.connection_lost();
             return self.close();
         }
-        let title = crate::http::response::reason_phrase(status);
+        let title = crate::http::response_head_writer::reason_phrase(status);
         let page = error_page(status, title, why);
         let mut out = Vec::with_capacity(256 + page.len());
         let mut head = ResponseHeadWriter::new(&mut out, Version::Http11, status);

@@ -38,7 +38,7 @@ use torsion::net::{Producer, PullProducer};
 use torsion::Failure;
 
 use super::html::escape;
-use super::request::Request;
+use super::incoming_request::Request;
 use super::resource::{error_render, not_found, Render, Resource};
 use crate::http::{format_http_date, parse_http_date};
 

@@ -54,8 +54,8 @@ pub mod access_log;
 mod channel;
 pub mod file;
 pub mod html;
+pub mod incoming_request;
 pub mod path;
-pub mod request;
 pub mod resource;
 
 use std::fmt;
@@ -69,7 +69,7 @@ use crate::http::{ChunkedLimits, HeadLimits, DEFAULT_MAX_BODY_SIZE};
 use channel::HttpChannel;
 
 pub use file::File;
-pub use request::{ClientDisconnected, HeaderValue, Request};
+pub use incoming_request::{ClientDisconnected, HeaderValue, Request};
 pub use resource::{not_found, Body, FnResource, Render, Resource, Tree};
 
 /// How long a request head may take, from its first byte to its blank line.
