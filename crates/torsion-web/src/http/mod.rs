@@ -33,11 +33,12 @@
 pub mod body;
 pub mod chunked;
 pub mod date;
+pub mod framing;
 pub mod head;
 pub mod headers;
 pub mod request_head_writer;
-pub mod response_head_writer;
 pub mod response_head;
+pub mod response_head_writer;
 mod write;
 
 pub use body::{BodyDecoder, BodyError, DEFAULT_MAX_BODY_SIZE};
@@ -49,8 +50,8 @@ pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
 pub use headers::Headers;
 pub use request_head_writer::{RequestBody, RequestHeadWriter};
-pub use response_head_writer::ResponseHeadWriter;
 pub use response_head::{ResponseHead, ResponseParser};
+pub use response_head_writer::ResponseHeadWriter;
 pub(crate) use write::check_response_field;
 pub use write::WriteError;
 

@@ -24,8 +24,8 @@ use torsion::net::{Address, CloseReason, Producer, Protocol, Transport};
 use torsion::{DelayedCall, Failure};
 
 use super::html::error_page;
-use super::path::{decode_segment, raw_segments};
 use super::incoming_request::Request;
+use super::path::{decode_segment, raw_segments};
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
 use crate::http::{
