@@ -39,6 +39,7 @@ pub mod headers;
 pub mod request_head_writer;
 pub mod response_head;
 pub mod response_head_writer;
+pub mod server_conn;
 mod write;
 
 pub use body::{BodyDecoder, BodyError, DEFAULT_MAX_BODY_SIZE};

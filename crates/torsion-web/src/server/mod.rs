@@ -57,6 +57,7 @@ pub mod html;
 pub mod incoming_request;
 pub mod path;
 pub mod resource;
+mod response;
 
 use std::fmt;
 use std::rc::Rc;
@@ -65,6 +66,7 @@ use std::time::Duration;
 use torsion::net::{Address, Protocol, ProtocolFactory};
 use torsion::time::ReactorTime;
 
+use crate::http::server_conn::ConnConfig;
 use crate::http::{ChunkedLimits, HeadLimits, DEFAULT_MAX_BODY_SIZE};
 use channel::HttpChannel;
 
@@ -131,6 +133,8 @@ pub struct Site {
 pub(crate) struct SiteInner {
     pub(crate) root: Rc<dyn Resource>,
     pub(crate) config: ServerConfig,
+    /// What the connection core needs of `config`, derived once.
+    pub(crate) conn: ConnConfig,
     /// The clock for the timeouts: the reactor, or a fake `Clock` in tests.
     pub(crate) clock: Rc<dyn ReactorTime>,
 }
@@ -151,6 +155,14 @@ impl Site {
         Site {
             inner: Rc::new(SiteInner {
                 root,
+                conn: ConnConfig::new(
+                    config.head_timeout,
+                    config.idle_timeout,
+                    config.abort_timeout,
+                )
+                .with_head_limits(config.head_limits)
+                .with_chunked_limits(config.chunked_limits)
+                .with_max_pipelined(config.max_pipelined),
                 config,
                 clock: Rc::new(clock),
             }),
