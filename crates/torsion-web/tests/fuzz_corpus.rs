@@ -24,3 +24,8 @@ fn http_chunked_corpus_gives_the_same_body_for_every_cut() {
 fn http_response_head_corpus_gives_the_same_messages_for_every_cut() {
     replay("http_response_head", http_drivers::check_response_head);
 }
+
+#[test]
+fn http_server_conn_corpus_keeps_order_framing_and_close() {
+    replay("http_server_conn", http_drivers::check_server_conn);
+}

@@ -57,7 +57,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::body::{BodyDecoder, BodyError};
-use super::chunked::{chunk_header, ChunkHeader, ChunkedLimits};
+use super::chunked::ChunkedLimits;
 use super::framing::Framing;
 use super::head::{HeadError, HeadLimits, RequestHead, RequestParser};
 use super::{Decoded, Parsed, Version};
@@ -145,10 +145,17 @@ pub struct ServerConn<R> {
     state: State<R>,
     /// When the adapter's timer fires, while one is armed.
     timer_at: Option<Duration>,
+    /// A timer the adapter must arm ([`ServerConn::timer_wanted`]): a deadline was set
+    /// before the armed timer fires, or with none armed.
+    arm: Option<Duration>,
 }
 
 /// What the connection awaits. Each deadline lives in the state it belongs to.
+///
+/// `repr(u8)`: an explicit tag makes every `match` on the state one byte compare, where
+/// the niche layout the compiler would pick costs a dozen instructions to decode.
 #[derive(Debug)]
+#[repr(u8)]
 pub enum State<R> {
     /// The first byte of the next head; the connection closes at `until` (idle timeout).
     Idle {
@@ -171,8 +178,9 @@ pub enum State<R> {
         request: R,
         /// What the head said.
         head: HeadFacts,
-        /// The body's framing and limit.
-        decoder: BodyDecoder,
+        /// The body's framing and limit (boxed: it is large, and a state moves on every
+        /// transition).
+        decoder: Box<BodyDecoder>,
         /// The stall deadline.
         until: Option<Duration>,
     },
@@ -298,72 +306,6 @@ pub enum Route<R> {
     TooLarge(R),
 }
 
-/// How a response is framed, decided by the connection ([`ServerConn::plan_whole`],
-/// [`ServerConn::plan_streamed`]); only the connection makes one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResponsePlan {
-    framing: Framing,
-    keep_alive: bool,
-    body_len: u64,
-}
-
-/// How a piece of response body goes on the wire ([`ServerConn::send_body`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyWrite<'d> {
-    /// Nothing: a HEAD request, a bodiless status, no response under way, or no bytes.
-    Nothing,
-    /// These bytes as they are.
-    Raw(&'d [u8]),
-    /// One chunk: its size line, then the bytes, then CRLF ([`crate::http::CHUNK_END`]).
-    Chunk(ChunkHeader, &'d [u8]),
-    /// Only these bytes fit the announced `length`: the rest is dropped, and the
-    /// connection closes after the response.
-    Clamped {
-        /// The bytes that fit.
-        data: &'d [u8],
-        /// The announced length.
-        length: u64,
-    },
-}
-
-/// How a response ended ([`ServerConn::finish_response`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// The application finished it.
-    Complete,
-    /// The application failed partway: the body cannot be framed right, so the
-    /// connection closes after what was sent.
-    Broken,
-}
-
-/// A finished response: what to write and what follows.
-#[derive(Debug)]
-pub struct Finished<R> {
-    /// The request answered.
-    pub request: R,
-    /// Bytes to write to end the body ([`LAST_CHUNK`]), or none.
-    pub last: &'static [u8],
-    /// Body bytes sent (not counting chunk framing).
-    pub sent: u64,
-    /// The body ended before its announced length: `(sent, length)`.
-    pub short: Option<(u64, u64)>,
-    /// What the connection does now.
-    pub next: Next,
-}
-
-/// What a connection does after a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Read the next request: resume the transport if `resume`, then step through what
-    /// is buffered ([`ServerConn::take_buffered`]).
-    ReadNext {
-        /// Reading was paused and must resume.
-        resume: bool,
-    },
-    /// Close the transport after what was written.
-    Close,
-}
-
 impl<R> ServerConn<R> {
     /// A new connection, awaiting its first head; [`ServerConn::connection_made`] starts its
     /// idle deadline.
@@ -373,19 +315,26 @@ impl<R> ServerConn<R> {
             buf: Vec::new(),
             state: State::Idle { until: None },
             timer_at: None,
+            arm: None,
         }
     }
 
     /// The transport is connected at `now`: the idle deadline starts.
     pub fn connection_made(&mut self, config: &ConnConfig, now: Duration) {
+        let deadline = self.deadline_after(now, config.idle_timeout);
         if let State::Idle { until } = &mut self.state {
-            *until = after(now, config.idle_timeout);
+            *until = deadline;
         }
     }
 
     /// What the connection awaits.
     pub fn state(&self) -> &State<R> {
         &self.state
+    }
+
+    /// How many received bytes wait to be read (a partial head or pipelined requests).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// The request in flight, if any.
@@ -420,7 +369,10 @@ impl<R> ServerConn<R> {
     pub fn bytes_read(&mut self, config: &ConnConfig, data: &[u8], now: Duration) -> Input {
         match &mut self.state {
             State::Closing { .. } | State::Closed => return Input::Ignore,
-            State::ReadingBody { until, .. } => *until = after(now, config.idle_timeout),
+            State::ReadingBody { until, .. } => {
+                // Later than before: the armed timer fires first and sees it.
+                *until = after(now, config.idle_timeout);
+            }
             _ => {}
         }
         if self.buf.is_empty() {
@@ -435,6 +387,7 @@ impl<R> ServerConn<R> {
 
     /// The buffered bytes, to step through after a response ended outside a step loop
     /// ([`Next::ReadNext`]); `None` when nothing waits, or while a step loop holds them.
+    #[inline]
     pub fn take_buffered(&mut self) -> Option<Vec<u8>> {
         if self.buf.is_empty() {
             None
@@ -506,12 +459,12 @@ impl<R> ServerConn<R> {
                             body: Framing::Empty,
                             ..head
                         };
-                        self.state = State::AwaitingResponse {
+                        self.set_state(State::AwaitingResponse {
                             request,
                             head,
                             must_close: false,
                             paused: false,
-                        };
+                        });
                     }
                     (consumed, Action::BodyEnd)
                 }
@@ -537,7 +490,7 @@ impl<R> ServerConn<R> {
         }
         match self.parser.parse(input) {
             Ok(Parsed::Complete { value, consumed }) => {
-                self.state = State::AwaitingRoute {
+                self.set_state(State::AwaitingRoute {
                     head: HeadFacts {
                         body: value.framing(),
                         version: value.version(),
@@ -545,13 +498,13 @@ impl<R> ServerConn<R> {
                         expects_continue: value.expects_continue(),
                         is_head: value.is_head(),
                     },
-                };
+                });
                 (consumed, Action::Head(value))
             }
             Ok(Parsed::Partial) => {
                 if let State::Idle { .. } = self.state {
-                    let until = after(now, config.head_timeout);
-                    self.state = State::ReadingHead { until };
+                    let until = self.deadline_after(now, config.head_timeout);
+                    self.set_state(State::ReadingHead { until });
                 }
                 (0, Action::Wait)
             }
@@ -561,6 +514,7 @@ impl<R> ServerConn<R> {
 
     /// The application routed the head just handed out, at `now`, to something that takes
     /// its `request`, with bodies up to `max_body` bytes.
+    #[inline]
     pub fn accept(
         &mut self,
         config: &ConnConfig,
@@ -573,24 +527,26 @@ impl<R> ServerConn<R> {
         };
         match head.body {
             Framing::Empty => {
-                self.state = State::AwaitingResponse {
+                self.set_state(State::AwaitingResponse {
                     request,
                     head,
                     must_close: false,
                     paused: false,
-                };
+                });
                 Route::Respond
             }
             Framing::Length(n) if n > max_body => Route::TooLarge(request),
             framing => {
-                let decoder =
-                    BodyDecoder::new(framing, max_body).with_chunked_limits(config.chunked_limits);
-                self.state = State::ReadingBody {
+                let decoder = Box::new(
+                    BodyDecoder::new(framing, max_body).with_chunked_limits(config.chunked_limits),
+                );
+                let until = self.deadline_after(now, config.idle_timeout);
+                self.set_state(State::ReadingBody {
                     request,
                     head,
                     decoder,
-                    until: after(now, config.idle_timeout),
-                };
+                    until,
+                });
                 Route::ReadBody {
                     interim: head.expects_continue.then_some(CONTINUE),
                 }
@@ -602,196 +558,36 @@ impl<R> ServerConn<R> {
     /// left unread closes the connection after the response.
     pub fn answer_now(&mut self, request: R) {
         if let State::AwaitingRoute { head } = self.state {
-            self.state = State::AwaitingResponse {
+            self.set_state(State::AwaitingResponse {
                 request,
                 head,
                 must_close: head.body != Framing::Empty,
                 paused: false,
-            };
+            });
         }
-    }
-
-    /// The framing of a response with a whole body of `len` bytes and this `status`;
-    /// `None` if no response is awaited.
-    #[inline]
-    pub fn plan_whole(&self, status: u16, len: usize) -> Option<ResponsePlan> {
-        let State::AwaitingResponse {
-            head, must_close, ..
-        } = &self.state
-        else {
-            return None;
-        };
-        let len = if bodiless(status) { 0 } else { len as u64 };
-        Some(ResponsePlan {
-            framing: match len {
-                0 => Framing::Empty,
-                n => Framing::Length(n),
-            },
-            keep_alive: head.keep_alive && !must_close,
-            body_len: if head.is_head { 0 } else { len },
-        })
-    }
-
-    /// The framing of a streamed response with this `status`, whose length the
-    /// application announced or not; `None` if no response is awaited.
-    pub fn plan_streamed(&self, status: u16, length: Option<u64>) -> Option<ResponsePlan> {
-        let State::AwaitingResponse {
-            head, must_close, ..
-        } = &self.state
-        else {
-            return None;
-        };
-        let framing = match (bodiless(status), length, head.version) {
-            (true, _, _) | (false, Some(0), _) => Framing::Empty,
-            (false, Some(n), _) => Framing::Length(n),
-            (false, None, Version::Http11) => Framing::Chunked,
-            (false, None, Version::Http10) => Framing::UntilClose,
-        };
-        Some(ResponsePlan {
-            framing,
-            keep_alive: head.keep_alive && !must_close && framing != Framing::UntilClose,
-            body_len: 0,
-        })
-    }
-
-    /// The response head is written by [`ResponsePlan`] (and its `body_len` bytes of a
-    /// whole body after it): the connection awaits the rest of the body.
-    #[inline]
-    pub fn start_response(&mut self, plan: ResponsePlan) {
-        let old = std::mem::replace(&mut self.state, State::Closed);
-        self.state = match old {
-            State::AwaitingResponse {
-                request,
-                head,
-                must_close,
-                paused,
-            } => State::Responding {
-                request,
-                head,
-                framing: plan.framing,
-                sent: plan.body_len,
-                must_close: must_close || !plan.keep_alive,
-                paused,
-            },
-            other => other,
-        };
-    }
-
-    /// How `data`, the next piece of the response body, goes on the wire.
-    pub fn send_body<'d>(&mut self, data: &'d [u8]) -> BodyWrite<'d> {
-        let State::Responding {
-            head,
-            framing,
-            sent,
-            must_close,
-            ..
-        } = &mut self.state
-        else {
-            return BodyWrite::Nothing;
-        };
-        if data.is_empty() || head.is_head {
-            return BodyWrite::Nothing;
-        }
-        match *framing {
-            Framing::Empty => BodyWrite::Nothing,
-            Framing::Length(length) => {
-                let room = length.saturating_sub(*sent);
-                if (data.len() as u64) <= room {
-                    *sent += data.len() as u64;
-                    return BodyWrite::Raw(data);
-                }
-                *must_close = true;
-                // room < data.len(), so it is a usize and in range.
-                let data = data.get(..room as usize).unwrap_or_default();
-                *sent += data.len() as u64;
-                BodyWrite::Clamped { data, length }
-            }
-            Framing::Chunked => {
-                *sent += data.len() as u64;
-                match std::num::NonZeroUsize::new(data.len()) {
-                    Some(len) => BodyWrite::Chunk(chunk_header(len), data),
-                    None => BodyWrite::Nothing, // empty: returned above
-                }
-            }
-            Framing::UntilClose => {
-                *sent += data.len() as u64;
-                BodyWrite::Raw(data)
-            }
-        }
-    }
-
-    /// The response ended at `now`: what to write last and what follows (the next head,
-    /// or a close); `None` if no response was under way.
-    #[inline]
-    pub fn finish_response(
-        &mut self,
-        config: &ConnConfig,
-        ending: Ending,
-        now: Duration,
-    ) -> Option<Finished<R>> {
-        let old = std::mem::replace(&mut self.state, State::Closed);
-        let State::Responding {
-            request,
-            head,
-            framing,
-            sent,
-            mut must_close,
-            paused,
-        } = old
-        else {
-            self.state = old;
-            return None;
-        };
-        let (mut last, mut short) = (&[][..], None);
-        match (ending, framing) {
-            (Ending::Broken, _) => must_close = true,
-            (Ending::Complete, _) if head.is_head => {}
-            (Ending::Complete, Framing::Chunked) => last = LAST_CHUNK,
-            (Ending::Complete, Framing::Length(n)) if sent < n => {
-                must_close = true;
-                short = Some((sent, n));
-            }
-            (Ending::Complete, Framing::UntilClose) => must_close = true,
-            (Ending::Complete, _) => {}
-        }
-        let next = if head.keep_alive && !must_close {
-            self.state = State::Idle {
-                until: after(now, config.idle_timeout),
-            };
-            Next::ReadNext { resume: paused }
-        } else {
-            self.close(config, now);
-            Next::Close
-        };
-        Some(Finished {
-            request,
-            last,
-            sent,
-            short,
-            next,
-        })
     }
 
     /// When the adapter's timer should fire, if it must be (re)armed: the current
     /// deadline, when no timer is armed or the armed one fires after it. A deadline
     /// moved later needs no new timer: the armed one fires first and the connection asks
     /// again.
-    #[inline]
+    #[inline(always)]
     pub fn timer_wanted(&mut self) -> Option<Duration> {
-        let at = self.deadline()?;
-        if self.timer_at.is_some_and(|fires| fires <= at) {
-            return None;
-        }
-        self.timer_at = Some(at);
-        Some(at)
+        self.arm.take()
     }
 
     /// The adapter's timer fired at `now`: what the deadline that passed calls for
     /// ([`Action::Wait`] if none did; ask [`ServerConn::timer_wanted`] again).
     pub fn timer_fired(&mut self, config: &ConnConfig, now: Duration) -> Action<'static> {
         self.timer_at = None;
-        if !self.deadline().is_some_and(|at| at <= now) {
-            return Action::Wait;
+        match self.deadline() {
+            None => return Action::Wait,
+            Some(at) if now < at => {
+                // Moved later since the timer was armed: sleep again.
+                self.deadline_after(at, Some(Duration::ZERO));
+                return Action::Wait;
+            }
+            Some(_) => {}
         }
         match self.state {
             State::Idle { .. } => {
@@ -801,7 +597,7 @@ impl<R> ServerConn<R> {
             State::ReadingHead { .. } => self.reject(config, Rejection::HeadTimeout, now),
             State::ReadingBody { .. } => self.reject(config, Rejection::BodyStalled, now),
             State::Closing { .. } => {
-                self.state = State::Closing { until: None };
+                self.set_state(State::Closing { until: None });
                 Action::Abort
             }
             _ => Action::Wait,
@@ -812,6 +608,7 @@ impl<R> ServerConn<R> {
     pub fn connection_lost(&mut self) -> Option<R> {
         self.buf = Vec::new();
         self.timer_at = None;
+        self.arm = None;
         match std::mem::replace(&mut self.state, State::Closed) {
             State::ReadingBody { request, .. }
             | State::AwaitingResponse { request, .. }
@@ -820,7 +617,39 @@ impl<R> ServerConn<R> {
         }
     }
 
+    /// Moves to `new`. A state that holds no request has nothing to drop, so it is
+    /// forgotten rather than dropped: the compiler cannot see which state is replaced,
+    /// and the whole enum's drop glue is an out-of-line call on every transition of the
+    /// hot path.
+    #[inline(always)]
+    fn set_state(&mut self, new: State<R>) {
+        let old = std::mem::replace(&mut self.state, new);
+        match old {
+            State::ReadingBody { .. }
+            | State::AwaitingResponse { .. }
+            | State::Responding { .. } => drop(old),
+            State::Idle { .. }
+            | State::ReadingHead { .. }
+            | State::AwaitingRoute { .. }
+            | State::Closing { .. }
+            | State::Closed => std::mem::forget(old),
+        }
+    }
+
+    /// `now + timeout`, if there is a timeout, as a new deadline: asks for a timer if
+    /// the armed one would fire later (or none is armed).
+    #[inline(always)]
+    fn deadline_after(&mut self, now: Duration, timeout: Option<Duration>) -> Option<Duration> {
+        let at = after(now, timeout)?;
+        if !self.timer_at.is_some_and(|fires| fires <= at) {
+            self.timer_at = Some(at);
+            self.arm = Some(at);
+        }
+        Some(at)
+    }
+
     /// The current deadline, from the state.
+    #[inline]
     fn deadline(&self) -> Option<Duration> {
         match self.state {
             State::Idle { until }
@@ -840,9 +669,8 @@ impl<R> ServerConn<R> {
     /// Closing from `now`: unread bytes are dropped, the abort deadline starts.
     fn close(&mut self, config: &ConnConfig, now: Duration) {
         self.buf = Vec::new();
-        self.state = State::Closing {
-            until: after(now, config.abort_timeout),
-        };
+        let until = self.deadline_after(now, config.abort_timeout);
+        self.set_state(State::Closing { until });
     }
 }
 
@@ -863,33 +691,6 @@ impl<R> fmt::Debug for ServerConn<R> {
             .field("buffered", &self.buf.len())
             .field("timer_at", &self.timer_at)
             .finish_non_exhaustive()
-    }
-}
-
-impl ResponsePlan {
-    /// How the body is framed.
-    pub fn framing(&self) -> Framing {
-        self.framing
-    }
-
-    /// Whether the head lets the connection persist (else it says `Connection: close`).
-    pub fn keep_alive(&self) -> bool {
-        self.keep_alive
-    }
-
-    /// How many bytes of a whole body go after the head (none for HEAD and bodiless
-    /// statuses; always none for a streamed response).
-    pub fn body_len(&self) -> u64 {
-        self.body_len
-    }
-
-    /// The same framing, on a connection that closes after it (for a 500 that replaces
-    /// a refused head).
-    pub fn closing(self) -> ResponsePlan {
-        ResponsePlan {
-            keep_alive: false,
-            ..self
-        }
     }
 }
 
@@ -915,16 +716,15 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// True for a status whose response has no body (RFC 9110 §6.4.1): 1xx, 204, 304.
-pub fn bodiless(status: u16) -> bool {
-    status < 200 || status == 204 || status == 304
-}
-
 /// `now + timeout`, if there is a timeout.
 #[inline]
 fn after(now: Duration, timeout: Option<Duration>) -> Option<Duration> {
     timeout.map(|t| now.saturating_add(t))
 }
+
+mod response;
+
+pub use response::{bodiless, BodyWrite, Ending, Finished, Next, ResponsePlan};
 
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,15 @@ pub(crate) struct Exchange {
     resource: Option<Rc<dyn Resource>>,
 }
 
+/// How a response ends ([`Channel::end_response`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum End {
+    /// A whole response went out in one write, by this plan.
+    Whole(ResponsePlan),
+    /// A started response ended.
+    Streamed(Ending),
+}
+
 /// The last request answered on a keep-alive connection.
 enum Spare {
     /// None (a new connection, or it was let go).
@@ -301,7 +310,16 @@ impl Channel {
 
     /// Takes the last request back for the next head if no one else holds it any more
     /// (the usual case): no allocation per request on a keep-alive connection.
+    #[inline]
     fn reclaim_finished(&self) {
+        if matches!(*self.spare.borrow(), Spare::Finished(_)) {
+            self.reclaim();
+        }
+    }
+
+    /// [`Channel::reclaim_finished`]'s work, once per request.
+    #[inline(never)]
+    fn reclaim(&self) {
         let mut spare = self.spare.borrow_mut();
         let Spare::Finished(request) = &mut *spare else {
             return;
@@ -325,12 +343,14 @@ impl Channel {
 
     /// The site clock's time as of the loop's last look at it: cheap, for deadlines and
     /// the time a request arrived.
+    #[inline]
     pub(crate) fn loop_time(&self) -> Duration {
         self.site.clock.loop_time()
     }
 
     /// How a whole response of `len` bytes with `status` is framed; `None` if no
     /// response is awaited.
+    #[inline]
     pub(crate) fn plan_whole(&self, status: u16, len: usize) -> Option<ResponsePlan> {
         self.core.borrow().plan_whole(status, len)
     }
@@ -341,6 +361,7 @@ impl Channel {
     }
 
     /// The head (and any whole body) of `plan` is written.
+    #[inline]
     pub(crate) fn start_response(&self, plan: ResponsePlan) {
         self.core.borrow_mut().start_response(plan);
     }
@@ -370,12 +391,13 @@ impl Channel {
 
     /// Ends the response on the core and writes what ends its body; the caller hands
     /// the result to [`Channel::after_response`] once it has told its waiters.
-    pub(crate) fn end_response(&self, ending: Ending) -> Option<Finished<Exchange>> {
-        let now = self.loop_time();
-        let finished = self
-            .core
-            .borrow_mut()
-            .finish_response(&self.site.conn, ending, now)?;
+    #[inline]
+    pub(crate) fn end_response(&self, end: End, now: Duration) -> Option<Finished<Exchange>> {
+        let config = &self.site.conn;
+        let finished = match end {
+            End::Whole(plan) => self.core.borrow_mut().respond_whole(config, plan, now),
+            End::Streamed(ending) => self.core.borrow_mut().finish_response(config, ending, now),
+        }?;
         if !finished.last.is_empty() {
             self.write(finished.last);
         }
@@ -383,17 +405,17 @@ impl Channel {
     }
 
     /// Goes on after a response: closes, or reads what waited behind it.
-    pub(crate) fn after_response(self: &Rc<Self>, finished: Finished<Exchange>) {
-        let now = self.loop_time();
-        match finished.next {
+    #[inline]
+    pub(crate) fn after_response(self: &Rc<Self>, exchange: Exchange, next: Next, now: Duration) {
+        match next {
             Next::Close => {
-                drop(finished.request);
+                drop(exchange);
                 self.lose_connection();
             }
             Next::ReadNext { resume } => {
                 let older = std::mem::replace(
                     &mut *self.spare.borrow_mut(),
-                    Spare::Finished(finished.request.request),
+                    Spare::Finished(exchange.request),
                 );
                 drop(older);
                 if resume {
@@ -512,9 +534,17 @@ impl Channel {
     /// Arms the timer if the core asks for an earlier one than is armed.
     #[inline]
     fn arm_timer(self: &Rc<Self>, now: Duration) {
-        let Some(at) = self.core.borrow_mut().timer_wanted() else {
-            return;
-        };
+        let wanted = self.core.borrow_mut().timer_wanted();
+        if let Some(at) = wanted {
+            self.schedule(at, now);
+        }
+    }
+
+    /// Replaces the timer with one at `at` (the core asks rarely: a busy connection's
+    /// deadlines only move later).
+    #[cold]
+    #[inline(never)]
+    fn schedule(self: &Rc<Self>, at: Duration, now: Duration) {
         if let Some(old) = self.timer.borrow_mut().take() {
             let _ = old.cancel();
         }

@@ -45,10 +45,10 @@ use torsion::net::Address;
 use torsion::Failure;
 
 use super::access_log::AccessLine;
-use super::channel::Channel;
+use super::channel::{Channel, End};
 use super::html::error_page;
 use super::incoming_request::Request;
-use crate::http::server_conn::{Ending, ResponsePlan};
+use crate::http::server_conn::{Ending, Finished, ResponsePlan};
 use crate::http::{check_response_field, DateCache, ResponseHeadWriter};
 
 /// A response body up to this size is copied behind its head for one `write`; a larger
@@ -118,11 +118,12 @@ impl Request {
         let Some(plan) = channel.plan_whole(self.status(), body.len()) else {
             return; // no response is awaited: the connection is going
         };
-        SCRATCH.with(|scratch| {
+        let written = SCRATCH.with(|scratch| {
             let (out, heads) = &mut *scratch.borrow_mut();
             out.clear();
             if !self.write_head(out, heads, &channel, plan) {
-                return self.respond_internal_error(&channel, out, heads);
+                self.respond_internal_error(&channel, out, heads);
+                return false;
             }
             // The plan sends the body, or none of it (HEAD, 204, 304).
             let body = body.get(..plan.body_len() as usize).unwrap_or_default();
@@ -132,11 +133,16 @@ impl Request {
                 out.extend_from_slice(body);
                 channel.write(out);
             }
-            channel.start_response(plan);
             shrink(out);
+            true
         });
         inner.phase.set(Phase::Streaming);
-        self.complete(Ending::Complete);
+        // Completed outside the scratch borrow: the channel may go on to render the next
+        // request, which writes through the same buffer.
+        self.complete(match written {
+            true => End::Whole(plan),
+            false => End::Streamed(Ending::Complete), // the 500 that replaced it
+        });
     }
 
     /// Writes a piece of the body, the head first if it has not gone yet (what
@@ -174,12 +180,12 @@ impl Request {
                     // the GET's length without the body): the core decides which.
                     Some(n) if n > 0 => {
                         self.start_streaming();
-                        self.complete(Ending::Complete);
+                        self.complete(End::Streamed(Ending::Complete));
                     }
                     _ => self.respond(&[]),
                 }
             }
-            Phase::Streaming => self.complete(Ending::Complete),
+            Phase::Streaming => self.complete(End::Streamed(Ending::Complete)),
         }
     }
 
@@ -204,7 +210,7 @@ impl Request {
                 let page = error_page(500, "Internal Server Error", "The server failed.");
                 self.respond(page.as_bytes());
             }
-            Phase::Streaming => self.complete(Ending::Broken),
+            Phase::Streaming => self.complete(End::Streamed(Ending::Broken)),
             Phase::Finished | Phase::Lost => {}
         }
     }
@@ -235,7 +241,7 @@ impl Request {
         if refused {
             // Completed outside the scratch borrow: the channel may go on to render
             // the next request, which writes through the same buffer.
-            self.complete(Ending::Complete);
+            self.complete(End::Streamed(Ending::Complete));
         }
     }
 
@@ -306,14 +312,28 @@ impl Request {
 
     /// The response is complete: end it on the connection, log it, tell whoever waits,
     /// and let the connection go on.
-    fn complete(&self, ending: Ending) {
+    fn complete(&self, end: End) {
         if self.inner.phase.get() != Phase::Streaming {
             return;
         }
-        let channel = self.inner.channel.upgrade();
-        let finished = channel.as_ref().and_then(|c| c.end_response(ending));
         self.inner.phase.set(Phase::Finished);
-        if let Some(Some((sent, length))) = finished.as_ref().map(|f| f.short) {
+        let Some(channel) = self.inner.channel.upgrade() else {
+            return self.completed(0, None);
+        };
+        let now = channel.loop_time();
+        // Taken apart at once: the request and what follows go back to the channel once
+        // the waiters heard, and moving them as a whole costs more than the rest.
+        let Some(Finished {
+            request,
+            sent,
+            short,
+            next,
+            ..
+        }) = channel.end_response(end, now)
+        else {
+            return self.completed(0, Some(&channel));
+        };
+        if let Some((sent, length)) = short {
             tracing::warn!(
                 target: "torsion_web::server",
                 "{} {}: finished after {sent} of {length} bytes; closing",
@@ -321,13 +341,17 @@ impl Request {
                 self.uri()
             );
         }
-        self.log_access(finished.as_ref().map_or(0, |f| f.sent), channel.as_deref());
+        self.completed(sent, Some(&channel));
+        channel.after_response(request, next, now);
+    }
+
+    /// Logs the finished response and tells whoever waits for it.
+    #[inline]
+    fn completed(&self, sent: u64, channel: Option<&Channel>) {
+        self.log_access(sent, channel);
         let waiting = std::mem::take(&mut *self.inner.waiting.borrow_mut());
         for resolver in waiting {
             let _ = resolver.callback(());
-        }
-        if let (Some(channel), Some(finished)) = (channel, finished) {
-            channel.after_response(finished);
         }
     }
 
