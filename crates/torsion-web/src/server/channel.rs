@@ -121,20 +121,30 @@ impl Channel {
         let now = self.loop_time();
         let config = &self.site.conn;
         let input = self.core.borrow_mut().bytes_read(config, data, now);
-        let flow = match input {
-            Input::Ignore => return,
+        match input {
+            Input::Ignore => {}
             Input::Direct => {
                 let used = self.run(data, now);
                 let rest = data.get(used..).unwrap_or_default();
-                self.core.borrow_mut().unread(config, rest)
+                let mut core = self.core.borrow_mut();
+                let (flow, wanted) = (core.unread(config, rest), core.timer_wanted());
+                drop(core);
+                self.flow(flow, wanted, now);
             }
             Input::Buffered(buf) => {
                 let used = self.run(&buf, now);
-                self.core.borrow_mut().unread_buffer(config, buf, used)
+                self.unread(buf, used, now);
             }
-        };
-        self.flow(flow);
-        self.arm_timer(now);
+        }
+    }
+
+    /// Gives the core back a buffer the step loop used `used` bytes of.
+    fn unread(self: &Rc<Self>, buf: Vec<u8>, used: usize, now: Duration) {
+        let mut core = self.core.borrow_mut();
+        let flow = core.unread_buffer(&self.site.conn, buf, used);
+        let wanted = core.timer_wanted();
+        drop(core);
+        self.flow(flow, wanted, now);
     }
 
     /// Steps the core through `input` and does what it says; returns the bytes used.
@@ -151,13 +161,25 @@ impl Channel {
             pos += used;
             match action {
                 Action::Wait => break,
-                Action::Head(head) => self.head_received(head, now),
+                Action::Head(head) => {
+                    self.head_received(head, now);
+                    if pos == input.len() {
+                        // Nothing left to step through: only after body bytes can a step
+                        // on no input say something (that the body ended).
+                        break;
+                    }
+                }
                 Action::Body(data) => {
                     if let Some(exchange) = self.core.borrow().request() {
                         exchange.request.push_body(data);
                     }
                 }
-                Action::BodyEnd => self.body_ended(),
+                Action::BodyEnd => {
+                    self.body_ended();
+                    if pos == input.len() {
+                        break;
+                    }
+                }
                 Action::Reject(why) => {
                     self.reject(why);
                     break;
@@ -411,6 +433,7 @@ impl Channel {
             Next::Close => {
                 drop(exchange);
                 self.lose_connection();
+                self.arm_timer(now);
             }
             Next::ReadNext { resume } => {
                 let older = std::mem::replace(
@@ -425,18 +448,18 @@ impl Channel {
                 }
                 // Inside a step loop the loop holds the buffer and this finds nothing:
                 // the loop goes on by itself.
-                let buffered = self.core.borrow_mut().take_buffered();
+                let mut core = self.core.borrow_mut();
+                let (buffered, wanted) = (core.take_buffered(), core.timer_wanted());
+                drop(core);
+                if let Some(at) = wanted {
+                    self.schedule(at, now);
+                }
                 if let Some(buf) = buffered {
                     let used = self.run(&buf, now);
-                    let flow = self
-                        .core
-                        .borrow_mut()
-                        .unread_buffer(&self.site.conn, buf, used);
-                    self.flow(flow);
+                    self.unread(buf, used, now);
                 }
             }
         }
-        self.arm_timer(now);
     }
 
     /// Answers a rejected input with its status and a page naming the cause, and closes:
@@ -497,11 +520,16 @@ impl Channel {
         }
     }
 
-    fn flow(&self, flow: Flow) {
+    /// Pauses the transport if the core says so, and arms the timer it asks for.
+    #[inline]
+    fn flow(self: &Rc<Self>, flow: Flow, wanted: Option<Duration>, now: Duration) {
         if flow == Flow::Pause {
             if let Some(transport) = &*self.transport.borrow() {
                 transport.pause_producing();
             }
+        }
+        if let Some(at) = wanted {
+            self.schedule(at, now);
         }
     }
 

@@ -346,7 +346,7 @@ impl Request {
     }
 
     /// Logs the finished response and tells whoever waits for it.
-    #[inline]
+    #[inline(always)]
     fn completed(&self, sent: u64, channel: Option<&Channel>) {
         self.log_access(sent, channel);
         let waiting = std::mem::take(&mut *self.inner.waiting.borrow_mut());
