@@ -641,7 +641,7 @@ impl<R> ServerConn<R> {
     #[inline(always)]
     fn deadline_after(&mut self, now: Duration, timeout: Option<Duration>) -> Option<Duration> {
         let at = after(now, timeout)?;
-        if !self.timer_at.is_some_and(|fires| fires <= at) {
+        if self.timer_at.is_none_or(|fires| fires > at) {
             self.timer_at = Some(at);
             self.arm = Some(at);
         }
