@@ -44,7 +44,9 @@
 //!   `Content-Length` for a whole body or a length the application announced, chunked
 //!   otherwise on HTTP/1.1, until close on HTTP/1.0; no body for HEAD, 1xx, 204 and 304.
 //!   Writes past a `Content-Length` are cut and close the connection, as does a body
-//!   that ends short ([`ServerConn::send_body`], [`ServerConn::finish_response`]).
+//!   that ends short ([`ServerConn::send_body`], [`ServerConn::finish_response`]). A
+//!   whole body written with its head, the common case, starts and ends in one call
+//!   ([`ServerConn::respond_whole`]).
 //! - **Four deadlines**, one at a time, each a field of the state it belongs to: idle
 //!   between requests and between pieces of a body, the whole head from its first byte,
 //!   and the abort timeout once the server asked to close. Moving a deadline later only
