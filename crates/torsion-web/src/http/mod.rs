@@ -41,6 +41,7 @@ pub mod date;
 pub mod framing;
 pub mod head;
 pub mod headers;
+pub mod multipart;
 pub mod request_head_writer;
 pub mod response_head;
 pub mod response_head_writer;
@@ -62,6 +63,10 @@ pub use conditional::{
 pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
 pub use headers::Headers;
+pub use multipart::{
+    boundary_of, parse_form_data, FormPart, MultipartError, MultipartEvent, MultipartLimits,
+    MultipartParser, MultipartStep, PartHead,
+};
 pub use request_head_writer::{RequestBody, RequestHeadWriter};
 pub use response_head::{ResponseHead, ResponseParser};
 pub use response_head_writer::ResponseHeadWriter;

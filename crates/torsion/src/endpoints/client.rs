@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -19,8 +19,10 @@ use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
 use super::wrap::{Once, Shared};
 use super::{ClientEndpoint, EndpointError};
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
-use crate::net::{connect_tcp, connect_unix, Connector, Protocol, ProtocolFactory, Transport};
-use crate::threads::defer_to_thread;
+use crate::net::{
+    resolve_on_pool, Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions,
+    Transport, UnixConnectOptions,
+};
 use crate::{Failure, Reactor};
 
 /// Anything a client connects through (Twisted's `IStreamClientEndpoint`).
@@ -185,9 +187,9 @@ impl StreamClientEndpoint for StreamClient {
                     }
                 }
                 let path = path.clone();
-                let timeout = Some(*timeout);
+                let options = UnixConnectOptions::default().timeout(*timeout);
                 attempt(
-                    move |once| connect_unix(reactor, &path, once, timeout),
+                    move |once| reactor.connect_unix(&path, Rc::new(once), options),
                     factory,
                 )
             }
@@ -297,10 +299,12 @@ impl HostnameEndpoint {
             interleave(&addresses),
             self.attempt_delay,
             move |address| {
-                let bind = bind.map(|ip| SocketAddr::new(ip, 0));
+                let options = TcpConnectOptions::default()
+                    .timeout(timeout)
+                    .bind_address(bind.map(|ip| SocketAddr::new(ip, 0)));
                 let ip = address.ip().to_string();
                 attempt(
-                    |once| connect_tcp(&reactor, &ip, address.port(), once, timeout, bind),
+                    |once| reactor.connect_tcp(&ip, address.port(), Rc::new(once), options),
                     factory.clone(),
                 )
             },
@@ -409,20 +413,22 @@ fn attempt(
 
 /// Resolves on the reactor's pool with the system resolver.
 fn system_resolve(reactor: &Reactor, host: &str, port: u16) -> Deferred<Vec<SocketAddr>> {
-    let name = host.to_owned();
-    let host = host.to_owned();
-    defer_to_thread(reactor, move || {
-        let found = (name.as_str(), port).to_socket_addrs();
-        found.map(|addresses| addresses.collect::<Vec<_>>())
-    })
-    .add_errback(move |failure| {
-        // The pool's error is an io::Error (or the pool's own); keep its kind and words.
-        let kind = failure
-            .check::<io::Error>()
-            .map_or(io::ErrorKind::Other, io::Error::kind);
-        let source = io::Error::new(kind, failure.error_message());
-        Err(Failure::new(ClientError::Resolve { host, port, source }))
-    })
+    let (name, host) = (host.to_owned(), host.to_owned());
+    resolve_on_pool(reactor, &name, port)
+        .add_callback({
+            let host = host.clone();
+            move |found| {
+                found.map_err(|source| Failure::new(ClientError::Resolve { host, port, source }))
+            }
+        })
+        .add_errback(move |failure| {
+            if failure.check::<ClientError>().is_some() {
+                return Err(failure);
+            }
+            // The pool's own refusal: keep its words.
+            let source = io::Error::other(failure.error_message());
+            Err(Failure::new(ClientError::Resolve { host, port, source }))
+        })
 }
 
 /// Twisted's `checkPID` for Unix clients: the server's `PATH.lock` must name a live process.
