@@ -10,6 +10,9 @@
 //! rules (tokens, no control bytes in values) or re-encodes to what was read. Request
 //! heads are also parsed without the fast path, call for call, and must come out the same.
 
+use torsion_web::http::server_conn::{
+    Action, BodyWrite, ConnConfig, Ending, Flow, Input, Next, ResponsePlan, Route, ServerConn,
+};
 use torsion_web::http::{
     encode_chunk, encode_last_chunk, BodyDecoder, ChunkedLimits, Decoded, Framing, HeadError,
     HeadLimits, Headers, MultipartEvent, MultipartLimits, MultipartParser, MultipartStep, Parsed,
@@ -412,4 +415,343 @@ fn read_multipart(
     }
     parser.finish().map_err(|e| e.to_string())?;
     Ok(parts)
+}
+
+/// The server connection core driven as its adapter drives it, by a program: the first
+/// byte picks the settings (bit 0: small head limits; bit 1: bodies up to 16 bytes; bit 2:
+/// reading pauses past 32 waiting bytes), then each byte is an event, some followed by
+/// data: bytes read, a whole response, a streamed head, a body piece, the end of a
+/// response, time passing, the connection lost. A head whose target contains `e` is
+/// answered at once (inside the read, as a small resource is), one containing `n` from
+/// the head alone (a 404 before any body); others wait for the program's events.
+///
+/// Asserts: responses go in request order; no response body is longer than its framing
+/// allows (none for HEAD, 204, 304); nothing is written after the connection closed or
+/// rejected its input; reading is never paused twice; the buffer stays bounded.
+pub fn check_server_conn(input: &[u8]) {
+    let Some((&config, mut program)) = input.split_first() else {
+        return;
+    };
+    let limits = head_limits(config);
+    let max_body = if config & 2 != 0 { 16 } else { 1 << 20 };
+    let max_pipelined = if config & 4 != 0 { 32 } else { 64 * 1024 };
+    let conn_config = ConnConfig::new(Some(SECOND * 10), Some(SECOND * 60), Some(SECOND * 5))
+        .with_head_limits(limits)
+        .with_max_pipelined(max_pipelined);
+    let mut app = ServerApp::new(conn_config, max_body);
+    while let Some((&op, rest)) = program.split_first() {
+        program = rest;
+        let arg = op >> 3;
+        match op & 7 {
+            0 | 1 => {
+                let n = usize::from(arg) + 1;
+                let (data, rest) = program.split_at(n.min(program.len()));
+                program = rest;
+                app.feed(data);
+            }
+            2 => {
+                let len = program.first().map_or(0, |&b| usize::from(b));
+                program = program.get(1..).unwrap_or_default();
+                let status = [200, 204, 304, 500, 101, 404, 200, 200][usize::from(arg & 7)];
+                app.respond_whole(status, len);
+            }
+            3 => app.start_streaming(if arg & 1 != 0 {
+                Some(u64::from(arg >> 1))
+            } else {
+                None
+            }),
+            4 => app.send_body(usize::from(arg) + 1),
+            5 => app.finish(if arg & 1 != 0 {
+                Ending::Broken
+            } else {
+                Ending::Complete
+            }),
+            6 => app.advance(SECOND * u32::from(arg)),
+            _ if arg == 0 => app.lost(),
+            _ => app.advance(SECOND * 60 * u32::from(arg)),
+        }
+        assert!(
+            app.conn.buffered() <= limits.max_head_size() + max_pipelined + 8 * 1024 + 32,
+            "buffer bounded: {}",
+            app.conn.buffered()
+        );
+    }
+}
+
+const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The adapter and application around a [`ServerConn`] in [`check_server_conn`].
+struct ServerApp {
+    conn: ServerConn<u32>,
+    config: ConnConfig,
+    max_body: u64,
+    now: std::time::Duration,
+    timer: Option<std::time::Duration>,
+    /// Heads handed out so far; each target.
+    targets: Vec<String>,
+    /// Whether each request is HEAD.
+    head_requests: Vec<bool>,
+    /// The next request to answer: responses go in this order.
+    next_answer: u32,
+    /// The response under way: its framing and the body bytes written.
+    response: Option<(Framing, u64)>,
+    paused: bool,
+    /// The connection closed, rejected its input, or was lost: no more writes.
+    closed: bool,
+}
+
+impl ServerApp {
+    fn new(config: ConnConfig, max_body: u64) -> ServerApp {
+        let mut conn = ServerConn::new(&config);
+        conn.connection_made(&config, std::time::Duration::ZERO);
+        let timer = conn.timer_wanted();
+        ServerApp {
+            conn,
+            config,
+            max_body,
+            now: std::time::Duration::ZERO,
+            timer,
+            targets: Vec::new(),
+            head_requests: Vec::new(),
+            next_answer: 0,
+            response: None,
+            paused: false,
+            closed: false,
+        }
+    }
+
+    fn write(&mut self, what: &str) {
+        assert!(!self.closed, "{what} written after the connection closed");
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if self.paused {
+            return; // the transport reads nothing
+        }
+        let flow = match self.conn.bytes_read(&self.config, data, self.now) {
+            Input::Ignore => Flow::Read,
+            Input::Direct => {
+                let used = self.run(data);
+                let rest = data.get(used..).expect("used within the input");
+                self.conn.unread(&self.config, rest)
+            }
+            Input::Buffered(buf) => {
+                let used = self.run(&buf);
+                self.conn.unread_buffer(&self.config, buf, used)
+            }
+        };
+        self.flow(flow);
+        self.arm();
+    }
+
+    fn run(&mut self, input: &[u8]) -> usize {
+        let mut pos = 0;
+        loop {
+            let rest = input.get(pos..).expect("used within the input");
+            let (used, action) = self.conn.step(&self.config, rest, self.now);
+            assert!(used <= rest.len());
+            pos += used;
+            match action {
+                Action::Wait => break,
+                Action::Head(head) => {
+                    assert!(!self.closed, "a head read after close");
+                    self.route(&head);
+                }
+                Action::Body(data) => assert!(!data.is_empty() && self.conn.request().is_some()),
+                Action::BodyEnd => {
+                    let id = *self.conn.request().expect("the request whose body ended");
+                    if self.targets[id as usize].contains('e') {
+                        self.respond_whole(200, 3);
+                    }
+                }
+                action => {
+                    self.execute(action);
+                    break;
+                }
+            }
+        }
+        pos
+    }
+
+    fn route(&mut self, head: &RequestHead) {
+        let id = self.targets.len() as u32;
+        self.targets.push(head.target().to_owned());
+        self.head_requests.push(head.is_head());
+        if head.target().contains('n') {
+            self.conn.answer_now(id);
+            return self.respond_whole(404, 9);
+        }
+        match self.conn.accept(&self.config, id, self.max_body, self.now) {
+            Route::Respond => {
+                if head.target().contains('e') {
+                    self.respond_whole(200, 5);
+                }
+            }
+            Route::ReadBody { interim } => {
+                if interim.is_some() {
+                    self.write("100 continue");
+                }
+            }
+            Route::TooLarge(id) => {
+                self.conn.answer_now(id);
+                self.respond_whole(413, 20);
+            }
+        }
+    }
+
+    /// Checks a response may start now, for the request awaited next.
+    fn starting(&mut self, plan: Option<ResponsePlan>) -> Option<ResponsePlan> {
+        let plan = plan?;
+        assert_eq!(
+            self.conn.request(),
+            Some(&self.next_answer),
+            "request order"
+        );
+        assert!(self.response.is_none(), "one response at a time");
+        self.write("a response head");
+        Some(plan)
+    }
+
+    fn respond_whole(&mut self, status: u16, len: usize) {
+        let Some(plan) = self.starting(self.conn.plan_whole(status, len)) else {
+            return;
+        };
+        let body = plan.body_len();
+        let head = self.head_requests[self.next_answer as usize];
+        if head || status < 200 || status == 204 || status == 304 {
+            assert_eq!(body, 0, "no body for HEAD, 1xx, 204, 304");
+        } else {
+            assert_eq!(body, len as u64);
+        }
+        match plan.framing() {
+            Framing::Empty => assert!(body == 0),
+            Framing::Length(n) => assert!(body <= n && (head || body == n)),
+            other => panic!("a whole body framed {other:?}"),
+        }
+        self.conn.start_response(plan);
+        self.response = Some((plan.framing(), body));
+        self.finish(Ending::Complete);
+    }
+
+    fn start_streaming(&mut self, length: Option<u64>) {
+        let status = if length == Some(1) { 204 } else { 200 };
+        if let Some(plan) = self.starting(self.conn.plan_streamed(status, length)) {
+            assert_eq!(plan.body_len(), 0);
+            self.conn.start_response(plan);
+            self.response = Some((plan.framing(), 0));
+        }
+    }
+
+    fn send_body(&mut self, len: usize) {
+        let data = vec![b'x'; len];
+        let written = match self.conn.send_body(&data) {
+            BodyWrite::Nothing => 0,
+            BodyWrite::Raw(data) | BodyWrite::Chunk(_, data) => data.len(),
+            BodyWrite::Clamped { data, .. } => data.len(),
+        };
+        if written == 0 {
+            return;
+        }
+        self.write("body bytes");
+        let Some((framing, sent)) = &mut self.response else {
+            panic!("body bytes with no response under way");
+        };
+        *sent += written as u64;
+        assert!(
+            !self.head_requests[self.next_answer as usize],
+            "a body for HEAD"
+        );
+        match *framing {
+            Framing::Empty => panic!("a body where none is framed"),
+            Framing::Length(n) => assert!(*sent <= n, "{sent} bytes past Content-Length {n}"),
+            Framing::Chunked | Framing::UntilClose => {}
+        }
+    }
+
+    fn finish(&mut self, ending: Ending) {
+        let Some(finished) = self.conn.finish_response(&self.config, ending, self.now) else {
+            return;
+        };
+        let (framing, sent) = self.response.take().expect("a response under way");
+        assert_eq!(
+            finished.request, self.next_answer,
+            "responses in request order"
+        );
+        assert_eq!(finished.sent, sent);
+        self.next_answer += 1;
+        if !finished.last.is_empty() {
+            assert_eq!(framing, Framing::Chunked);
+            self.write("the last chunk");
+        }
+        match finished.next {
+            Next::Close => self.closed = true,
+            Next::ReadNext { resume } => {
+                assert_eq!(resume, self.paused, "resumed only if paused");
+                self.paused = false;
+                if let Some(buf) = self.conn.take_buffered() {
+                    let used = self.run(&buf);
+                    let flow = self.conn.unread_buffer(&self.config, buf, used);
+                    self.flow(flow);
+                }
+            }
+        }
+        self.arm();
+    }
+
+    fn execute(&mut self, action: Action<'_>) {
+        match action {
+            Action::Reject(why) => {
+                assert!((400..=599).contains(&why.status()));
+                self.write("an error page");
+                self.closed = true;
+            }
+            Action::Close => self.closed = true,
+            Action::Abort => assert!(self.closed, "abort only after a close"),
+            other => panic!("not a closing action: {other:?}"),
+        }
+        self.response = None;
+    }
+
+    fn flow(&mut self, flow: Flow) {
+        if flow == Flow::Pause {
+            assert!(!self.paused, "paused twice");
+            self.paused = true;
+        }
+    }
+
+    fn arm(&mut self) {
+        if let Some(at) = self.conn.timer_wanted() {
+            assert!(at >= self.now, "a deadline in the past");
+            self.timer = Some(at);
+        }
+    }
+
+    fn advance(&mut self, by: std::time::Duration) {
+        let to = self.now + by;
+        while let Some(at) = self.timer.filter(|&at| at <= to) {
+            self.timer = None;
+            self.now = at;
+            let action = self.conn.timer_fired(&self.config, at);
+            if !matches!(action, Action::Wait) {
+                self.execute(action);
+            }
+            self.arm();
+        }
+        self.now = to;
+    }
+
+    fn lost(&mut self) {
+        let in_flight = self.conn.connection_lost();
+        if let Some(id) = in_flight {
+            assert!(id >= self.next_answer);
+        }
+        self.closed = true;
+        self.response = None;
+        assert!(self.conn.plan_whole(200, 1).is_none());
+        assert_eq!(self.conn.send_body(b"x"), BodyWrite::Nothing);
+        assert!(matches!(
+            self.conn.bytes_read(&self.config, b"GET", self.now),
+            Input::Ignore
+        ));
+    }
 }

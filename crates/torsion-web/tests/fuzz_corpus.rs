@@ -26,6 +26,11 @@ fn http_response_head_corpus_gives_the_same_messages_for_every_cut() {
 }
 
 #[test]
+fn http_server_conn_corpus_keeps_order_framing_and_close() {
+    replay("http_server_conn", http_drivers::check_server_conn);
+}
+
+#[test]
 fn http_multipart_corpus_gives_the_same_parts_for_every_cut() {
     replay("http_multipart", http_drivers::check_multipart);
 }

@@ -38,12 +38,14 @@ pub mod chunked;
 pub mod client_exchange;
 pub mod conditional;
 pub mod date;
+pub mod framing;
 pub mod head;
 pub mod headers;
 pub mod multipart;
-pub mod request;
-pub mod response;
+pub mod request_head_writer;
 pub mod response_head;
+pub mod response_head_writer;
+pub mod server_conn;
 mod write;
 
 pub use body::{BodyDecoder, BodyError, DEFAULT_MAX_BODY_SIZE};
@@ -65,9 +67,9 @@ pub use multipart::{
     boundary_of, parse_form_data, FormPart, MultipartError, MultipartEvent, MultipartLimits,
     MultipartParser, MultipartStep, PartHead,
 };
-pub use request::{RequestBody, RequestHeadWriter};
-pub use response::ResponseHeadWriter;
+pub use request_head_writer::{RequestBody, RequestHeadWriter};
 pub use response_head::{ResponseHead, ResponseParser};
+pub use response_head_writer::ResponseHeadWriter;
 pub(crate) use write::check_response_field;
 pub use write::WriteError;
 

@@ -1,21 +1,19 @@
-//! One HTTP connection: requests read one at a time and answered in order (Twisted's
-//! `HTTPChannel`), over the sans-IO parsers of [`crate::http`].
+//! One HTTP connection (Twisted's `HTTPChannel`): the adapter between the sans-IO
+//! connection core ([`ServerConn`]) and `torsion::net`, the site's clock and the
+//! resources.
 //!
-//! The connection is a small state machine ([`State`]): it waits for a head, reads the
-//! body (if any) into the request, renders, and waits for the response to finish before
-//! it reads the next pipelined head, so responses always go out in request order. Bytes
-//! that arrive meanwhile are kept, and reading pauses once more than
-//! [`ServerConfig::max_pipelined`] of them wait.
-//!
-//! One timer per connection enforces its deadline, whichever applies: the idle timeout
-//! between requests, the head deadline from a head's first byte to its end (a client
-//! sending a byte a second cannot stretch it), the idle timeout again between pieces of
-//! a body, and the abort timeout once the server has asked to close. Moving a deadline
-//! later only stores it; the timer checks when it fires and sleeps again if needed, so a
-//! busy keep-alive connection costs no timer and no clock read per request (deadlines are
-//! taken from the loop time, [`ReactorTime::loop_time`](torsion::time::ReactorTime::loop_time)).
+//! The core keeps every rule of the connection (heads in order, body framing, keep-alive,
+//! pipelining, the deadlines, response framing); this file only executes what it
+//! returns. Bytes read are stepped through in one loop: a head is routed to its
+//! resource and rendered at once, body bytes go into the request, a rejection becomes
+//! an error page and a close. A response that ends later (a Deferred, a streamed body)
+//! reports to the core through the response engine ([`super::response`]) and the loop
+//! runs again over the bytes that waited. One timer serves the core's deadlines, armed
+//! only when the core asks for an earlier one, with times from the loop time
+//! ([`ReactorTime::loop_time`](torsion::time::ReactorTime::loop_time)): a busy keep-alive
+//! connection costs no timer and no clock read per request.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -24,13 +22,16 @@ use torsion::net::{Address, CloseReason, Producer, Protocol, Transport};
 use torsion::{DelayedCall, Failure};
 
 use super::html::error_page;
+use super::incoming_request::Request;
 use super::path::{decode_segment, raw_segments};
-use super::request::Request;
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 use super::SiteInner;
+use crate::http::server_conn::{
+    Action, BodyWrite, Ending, Finished, Flow, Input, Next, Rejection, ResponsePlan, Route,
+    ServerConn,
+};
 use crate::http::{
-    BodyDecoder, DateCache, Decoded, Framing, Headers, Parsed, RequestHead, RequestParser,
-    ResponseHeadWriter, Version,
+    DateCache, Framing, Headers, RequestHead, ResponseHeadWriter, Version, CHUNK_END,
 };
 
 /// The protocol a [`Site`](super::Site) builds for each connection.
@@ -38,86 +39,56 @@ pub(crate) struct HttpChannel {
     channel: Rc<Channel>,
 }
 
-/// The state of one connection, shared with its requests (they hold it weakly).
+/// One connection, shared with its requests (they hold it weakly).
 pub(crate) struct Channel {
     site: Rc<SiteInner>,
     /// Dropped on `connection_lost`: the transport owns this channel's protocol.
     transport: RefCell<Option<Rc<dyn Transport>>>,
     peer: RefCell<Option<Address>>,
-    parser: RefCell<RequestParser>,
-    /// Received bytes not yet consumed: a partial head or body, or pipelined requests
-    /// waiting for the current response. Empty (no allocation) when idle.
-    buf: RefCell<Vec<u8>>,
-    state: RefCell<State>,
-    /// Inside [`Channel::run`]: a request finishing now is picked up by that loop.
-    processing: Cell<bool>,
-    /// Reading is paused because too many pipelined bytes wait.
-    paused: Cell<bool>,
+    core: RefCell<ServerConn<Exchange>>,
+    /// The timer for the core's deadlines, while one is armed.
     timer: RefCell<Option<DelayedCall>>,
-    /// When `timer` fires, while it is pending.
-    timer_at: Cell<Option<Duration>>,
-    /// When the current deadline falls, and what it is.
-    deadline: Cell<Option<(Duration, Deadline)>>,
-    /// The last request, once its response is complete: it may still be shared until
-    /// it is reclaimed, emptied, for the next head ([`Channel::reclaim_finished`]).
-    last: RefCell<Option<Request>>,
-    /// `last` is reclaimed: no one else holds it, and it is empty.
-    last_reclaimed: Cell<bool>,
+    /// The last request answered, kept to serve the next head without an allocation.
+    spare: RefCell<Spare>,
 }
 
-/// What the connection waits for.
-enum State {
-    /// A request head (between requests, or partway through one).
-    AwaitingHead,
-    /// The body of `request`, for `resource`.
-    ReadingBody {
-        request: Request,
-        resource: Rc<dyn Resource>,
-        decoder: BodyDecoder,
-    },
-    /// The response to `request`.
-    Responding(Request),
-    /// The close the server asked for.
-    Closing,
-    /// Nothing: the connection is gone.
-    Closed,
+/// The request in flight, as the core holds it.
+pub(crate) struct Exchange {
+    request: Request,
+    /// The resource that renders the request once its body is read; taken then.
+    resource: Option<Rc<dyn Resource>>,
 }
 
-/// Which limit the connection's timer enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Deadline {
-    Idle,
-    Head,
-    Body,
-    Abort,
+/// How a response ends ([`Channel::end_response`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum End {
+    /// A whole response went out in one write, by this plan.
+    Whole(ResponsePlan),
+    /// A started response ended.
+    Streamed(Ending),
 }
 
-/// What one step of [`Channel::run`] did with the input.
-enum Next {
-    /// Consumed this many bytes; step again.
-    Continue(usize),
-    /// Consumed this many bytes; wait for more input or for the response.
-    Stop(usize),
+/// The last request answered on a keep-alive connection.
+enum Spare {
+    /// None (a new connection, or it was let go).
+    Empty,
+    /// Answered; maybe still held by the resource or a callback.
+    Finished(Request),
+    /// Held by no one else and emptied: ready for the next head.
+    Reclaimed(Request),
 }
 
 impl HttpChannel {
     pub(crate) fn new(site: Rc<SiteInner>) -> HttpChannel {
-        let parser = RequestParser::with_limits(site.config.head_limits);
+        let core = ServerConn::new(&site.conn);
         HttpChannel {
             channel: Rc::new(Channel {
                 site,
                 transport: RefCell::new(None),
                 peer: RefCell::new(None),
-                parser: RefCell::new(parser),
-                buf: RefCell::new(Vec::new()),
-                state: RefCell::new(State::AwaitingHead),
-                processing: Cell::new(false),
-                paused: Cell::new(false),
+                core: RefCell::new(core),
                 timer: RefCell::new(None),
-                timer_at: Cell::new(None),
-                deadline: Cell::new(None),
-                last: RefCell::new(None),
-                last_reclaimed: Cell::new(false),
+                spare: RefCell::new(Spare::Empty),
             }),
         }
     }
@@ -128,7 +99,12 @@ impl Protocol for HttpChannel {
         let channel = &self.channel;
         *channel.peer.borrow_mut() = Some(transport.peer());
         *channel.transport.borrow_mut() = Some(transport);
-        channel.set_deadline(Deadline::Idle, channel.site.config.idle_timeout);
+        let now = channel.loop_time();
+        channel
+            .core
+            .borrow_mut()
+            .connection_made(&channel.site.conn, now);
+        channel.arm_timer(now);
     }
 
     fn data_received(&mut self, data: &[u8]) {
@@ -142,148 +118,95 @@ impl Protocol for HttpChannel {
 
 impl Channel {
     fn data_received(self: &Rc<Self>, data: &[u8]) {
-        if matches!(&*self.state.borrow(), State::Closing | State::Closed) {
-            return;
-        }
-        if let Some((_, Deadline::Body)) = self.deadline.get() {
-            self.set_deadline(Deadline::Body, self.site.config.idle_timeout);
-        }
-        let mut buf = std::mem::take(&mut *self.buf.borrow_mut());
-        if buf.is_empty() {
-            // The common case: parse straight from the read buffer, copy only a rest.
-            let consumed = self.run(data);
-            buf.extend_from_slice(data.get(consumed..).unwrap_or_default());
-        } else {
-            buf.extend_from_slice(data);
-            let consumed = self.run(&buf);
-            buf.drain(..consumed.min(buf.len()));
-        }
-        self.keep(buf);
-    }
-
-    /// Stores unconsumed input back, or drops it if the connection is closing; pauses
-    /// reading when too much waits behind a response.
-    fn keep(self: &Rc<Self>, buf: Vec<u8>) {
-        let responding = match &*self.state.borrow() {
-            State::Closing | State::Closed => return,
-            State::Responding(_) => true,
-            _ => false,
-        };
-        if responding && buf.len() > self.site.config.max_pipelined && !self.paused.get() {
-            self.paused.set(true);
-            if let Some(transport) = &*self.transport.borrow() {
-                transport.pause_producing();
+        let now = self.loop_time();
+        let config = &self.site.conn;
+        let input = self.core.borrow_mut().bytes_read(config, data, now);
+        match input {
+            Input::Ignore => {}
+            Input::Direct => {
+                let used = self.run(data, now);
+                let rest = data.get(used..).unwrap_or_default();
+                let mut core = self.core.borrow_mut();
+                let (flow, wanted) = (core.unread(config, rest), core.timer_wanted());
+                drop(core);
+                self.flow(flow, wanted, now);
+            }
+            Input::Buffered(buf) => {
+                let used = self.run(&buf, now);
+                self.unread(buf, used, now);
             }
         }
-        if !buf.is_empty() {
-            *self.buf.borrow_mut() = buf;
-        }
     }
 
-    /// Reads as many requests from `input` as the state allows; returns the bytes used.
-    fn run(self: &Rc<Self>, input: &[u8]) -> usize {
-        let was_processing = self.processing.replace(true);
+    /// Gives the core back a buffer the step loop used `used` bytes of.
+    fn unread(self: &Rc<Self>, buf: Vec<u8>, used: usize, now: Duration) {
+        let mut core = self.core.borrow_mut();
+        let flow = core.unread_buffer(&self.site.conn, buf, used);
+        let wanted = core.timer_wanted();
+        drop(core);
+        self.flow(flow, wanted, now);
+    }
+
+    /// Steps the core through `input` and does what it says; returns the bytes used.
+    fn run(self: &Rc<Self>, input: &[u8], now: Duration) -> usize {
+        let config = &self.site.conn;
         let mut pos = 0;
         loop {
             let rest = input.get(pos..).unwrap_or_default();
-            let next = match &*self.state.borrow() {
-                State::AwaitingHead => None,
-                State::ReadingBody { .. } => Some(()),
-                State::Responding(_) | State::Closing | State::Closed => break,
-            };
-            let next = match next {
-                None => self.read_head(rest),
-                Some(()) => self.read_body(rest),
-            };
-            match next {
-                Next::Continue(n) => pos += n,
-                Next::Stop(n) => {
-                    pos += n;
+            if !rest.is_empty() {
+                // Before the next head is parsed, so that it reuses the last one's buffers.
+                self.reclaim_finished();
+            }
+            let (used, action) = self.core.borrow_mut().step(config, rest, now);
+            pos += used;
+            match action {
+                Action::Wait => break,
+                Action::Head(head) => {
+                    self.head_received(head, now);
+                    if pos == input.len() {
+                        // Nothing left to step through: only after body bytes can a step
+                        // on no input say something (that the body ended).
+                        break;
+                    }
+                }
+                Action::Body(data) => {
+                    if let Some(exchange) = self.core.borrow().request() {
+                        exchange.request.push_body(data);
+                    }
+                }
+                Action::BodyEnd => {
+                    self.body_ended();
+                    if pos == input.len() {
+                        break;
+                    }
+                }
+                Action::Reject(why) => {
+                    self.reject(why);
+                    break;
+                }
+                Action::Close | Action::Abort => {
+                    self.execute(action);
                     break;
                 }
             }
         }
-        self.processing.set(was_processing);
-        if !was_processing {
-            // The last response's request is usually free now: keep it for the next head
-            // rather than its buffers waiting with it.
-            self.reclaim_finished();
-        }
-        pos
-    }
-
-    #[inline]
-    fn read_head(self: &Rc<Self>, rest: &[u8]) -> Next {
-        if rest.is_empty() {
-            return Next::Stop(0);
-        }
+        // The last response's request is usually free now: keep it for the next head
+        // rather than its buffers waiting with it.
         self.reclaim_finished();
-        let parsed = self.parser.borrow_mut().parse(rest);
-        match parsed {
-            Ok(Parsed::Complete { value, consumed }) => {
-                self.head_received(value);
-                Next::Continue(consumed)
-            }
-            Ok(Parsed::Partial) => {
-                if !matches!(self.deadline.get(), Some((_, Deadline::Head))) {
-                    self.set_deadline(Deadline::Head, self.site.config.head_timeout);
-                }
-                Next::Stop(0)
-            }
-            Err(error) => {
-                self.reject(error.status(), &error.to_string());
-                Next::Stop(0)
-            }
-        }
-    }
-
-    fn read_body(self: &Rc<Self>, rest: &[u8]) -> Next {
-        let mut state = self.state.borrow_mut();
-        let State::ReadingBody {
-            request, decoder, ..
-        } = &mut *state
-        else {
-            return Next::Stop(0);
-        };
-        match decoder.decode(rest) {
-            Ok(Decoded::Data { data, consumed }) => {
-                request.push_body(data);
-                Next::Continue(consumed)
-            }
-            Ok(Decoded::Partial { consumed }) => Next::Stop(consumed),
-            Ok(Decoded::End { consumed }) => {
-                let State::ReadingBody {
-                    request, resource, ..
-                } = std::mem::replace(&mut *state, State::Closing)
-                else {
-                    return Next::Stop(0); // matched just above
-                };
-                drop(state);
-                self.deadline.set(None);
-                self.dispatch(request, resource);
-                Next::Continue(consumed)
-            }
-            Err(error) => {
-                drop(state);
-                self.reject(error.status(), &error.to_string());
-                Next::Stop(0)
-            }
-        }
+        pos
     }
 
     /// A head arrived: find its resource, answer what the head alone decides (404, 405,
     /// 413), then render now or read the body first.
     #[inline]
-    fn head_received(self: &Rc<Self>, head: RequestHead) {
-        self.deadline.set(None);
-        let received = self.loop_time();
-        let reclaimed = self.last_reclaimed.replace(false);
-        let last = self.last.borrow_mut().take();
-        let request = match last {
-            Some(request) if reclaimed => request.renew(head, received),
-            _ => {
+    fn head_received(self: &Rc<Self>, head: RequestHead, now: Duration) {
+        let spare = std::mem::replace(&mut *self.spare.borrow_mut(), Spare::Empty);
+        let request = match spare {
+            Spare::Reclaimed(request) => request.renew(head, now),
+            spare => {
+                drop(spare);
                 let peer = self.peer.borrow().clone().unwrap_or(Address::Unix(None));
-                Request::new(head, peer, Rc::downgrade(self), received)
+                Request::new(head, peer, Rc::downgrade(self), now)
             }
         };
         let walked = catch_unwind(AssertUnwindSafe(|| self.walk(&request)));
@@ -291,8 +214,7 @@ impl Channel {
             Ok(Some(resource)) => resource,
             Ok(None) => return self.answer_early(&request, not_found(&request)),
             Err(panic) => {
-                *self.state.borrow_mut() = State::Responding(request.clone());
-                request.close_after_if_body();
+                self.answer_now(&request);
                 return request.fail(&Failure::from_panic(panic));
             }
         };
@@ -305,26 +227,27 @@ impl Channel {
         let max = resource
             .max_body_size()
             .unwrap_or(self.site.config.max_body_size);
-        let framing = request.head().framing();
-        match framing {
-            Framing::Empty => self.dispatch(request, resource),
-            Framing::Length(n) if n > max => {
+        let has_body = request.has_body();
+        let exchange = Exchange {
+            request: request.clone(),
+            resource: has_body.then(|| resource.clone()),
+        };
+        let route = self
+            .core
+            .borrow_mut()
+            .accept(&self.site.conn, exchange, max, now);
+        match route {
+            Route::Respond => self.dispatch(request, resource),
+            Route::ReadBody { interim } => {
+                if let Some(interim) = interim {
+                    self.write(interim);
+                }
+            }
+            Route::TooLarge(exchange) => {
+                drop(exchange);
                 let detail = format!("The body is larger than {max} bytes.");
                 let render = error_render(&request, 413, "Content Too Large", &detail);
                 self.answer_early(&request, render);
-            }
-            _ => {
-                if request.head().expects_continue() {
-                    self.write(b"HTTP/1.1 100 Continue\r\n\r\n");
-                }
-                let decoder = BodyDecoder::new(framing, max)
-                    .with_chunked_limits(self.site.config.chunked_limits);
-                *self.state.borrow_mut() = State::ReadingBody {
-                    request,
-                    resource,
-                    decoder,
-                };
-                self.set_deadline(Deadline::Body, self.site.config.idle_timeout);
             }
         }
     }
@@ -344,19 +267,40 @@ impl Channel {
         Some(resource)
     }
 
+    /// The core awaits `request`'s response, decided from its head alone.
+    fn answer_now(&self, request: &Request) {
+        let exchange = Exchange {
+            request: request.clone(),
+            resource: None,
+        };
+        self.core.borrow_mut().answer_now(exchange);
+    }
+
     /// Sends a response decided from the head alone; a body the client may be sending is
     /// left unread, so the connection closes after it.
-    fn answer_early(self: &Rc<Self>, request: &Request, render: Render) {
-        request.close_after_if_body();
-        *self.state.borrow_mut() = State::Responding(request.clone());
+    fn answer_early(&self, request: &Request, render: Render) {
+        self.answer_now(request);
         if let Render::Body(body) = render {
             request.respond(&body.0);
         }
     }
 
+    /// The body of the request in flight was read: render it.
+    fn body_ended(self: &Rc<Self>) {
+        let taken = {
+            let mut core = self.core.borrow_mut();
+            core.request_mut().and_then(|exchange| {
+                let resource = exchange.resource.take()?;
+                Some((exchange.request.clone(), resource))
+            })
+        };
+        if let Some((request, resource)) = taken {
+            self.dispatch(request, resource);
+        }
+    }
+
     /// Renders `request` and sends what `render` returned, now or when it arrives.
     fn dispatch(self: &Rc<Self>, request: Request, resource: Rc<dyn Resource>) {
-        *self.state.borrow_mut() = State::Responding(request.clone());
         match catch_unwind(AssertUnwindSafe(|| resource.render(&request))) {
             Ok(Render::Body(body)) => request.respond(&body.0),
             Ok(Render::Later) => {}
@@ -381,31 +325,39 @@ impl Channel {
         if headers.capacity() == 0 {
             return; // a reclaimed request's: the parser already has them
         }
-        if let Ok(mut parser) = self.parser.try_borrow_mut() {
-            parser.recycle(headers);
+        if let Ok(mut core) = self.core.try_borrow_mut() {
+            core.parser_mut().recycle(headers);
         }
     }
 
     /// Takes the last request back for the next head if no one else holds it any more
     /// (the usual case): no allocation per request on a keep-alive connection.
+    #[inline]
     fn reclaim_finished(&self) {
-        if self.last_reclaimed.get() {
-            return;
+        if matches!(*self.spare.borrow(), Spare::Finished(_)) {
+            self.reclaim();
         }
-        let mut last = self.last.borrow_mut();
-        let Some(request) = last.as_mut() else {
+    }
+
+    /// [`Channel::reclaim_finished`]'s work, once per request.
+    #[inline(never)]
+    fn reclaim(&self) {
+        let mut spare = self.spare.borrow_mut();
+        let Spare::Finished(request) = &mut *spare else {
             return;
         };
         match request.reclaim() {
             Some(headers) => {
-                drop(last);
-                self.last_reclaimed.set(true);
+                if let Spare::Finished(request) = std::mem::replace(&mut *spare, Spare::Empty) {
+                    *spare = Spare::Reclaimed(request);
+                }
+                drop(spare);
                 self.recycle(headers);
             }
             None => {
                 // Still shared: let it go; its last holder's drop recycles its buffers.
-                let shared = last.take();
-                drop(last);
+                let shared = std::mem::replace(&mut *spare, Spare::Empty);
+                drop(spare);
                 drop(shared);
             }
         }
@@ -413,58 +365,110 @@ impl Channel {
 
     /// The site clock's time as of the loop's last look at it: cheap, for deadlines and
     /// the time a request arrived.
+    #[inline]
     pub(crate) fn loop_time(&self) -> Duration {
         self.site.clock.loop_time()
     }
 
-    /// The current response is complete: read the next request, or close.
-    pub(crate) fn request_finished(self: &Rc<Self>, keep_alive: bool) {
-        if !matches!(&*self.state.borrow(), State::Responding(_)) {
-            return;
-        }
-        if !keep_alive {
-            return self.close();
-        }
-        let old = std::mem::replace(&mut *self.state.borrow_mut(), State::AwaitingHead);
-        if let State::Responding(request) = old {
-            let older = self.last.borrow_mut().replace(request);
-            self.last_reclaimed.set(false);
-            drop(older);
-        }
-        self.set_deadline(Deadline::Idle, self.site.config.idle_timeout);
-        if !self.processing.get() {
-            self.resume();
-        }
+    /// How a whole response of `len` bytes with `status` is framed; `None` if no
+    /// response is awaited.
+    #[inline]
+    pub(crate) fn plan_whole(&self, status: u16, len: usize) -> Option<ResponsePlan> {
+        self.core.borrow().plan_whole(status, len)
     }
 
-    /// Reads what waited behind a response that finished outside [`Channel::run`].
-    fn resume(self: &Rc<Self>) {
-        if self.paused.replace(false) {
-            if let Some(transport) = &*self.transport.borrow() {
-                transport.resume_producing();
+    /// How a streamed response is framed; `None` if no response is awaited.
+    pub(crate) fn plan_streamed(&self, status: u16, length: Option<u64>) -> Option<ResponsePlan> {
+        self.core.borrow().plan_streamed(status, length)
+    }
+
+    /// The head (and any whole body) of `plan` is written.
+    #[inline]
+    pub(crate) fn start_response(&self, plan: ResponsePlan) {
+        self.core.borrow_mut().start_response(plan);
+    }
+
+    /// Writes a piece of the response body as the core frames it; the announced length
+    /// if the core cut it there.
+    pub(crate) fn write_body(&self, data: &[u8]) -> Option<u64> {
+        let framed = self.core.borrow_mut().send_body(data);
+        match framed {
+            BodyWrite::Nothing => None,
+            BodyWrite::Raw(data) => {
+                self.write(data);
+                None
+            }
+            BodyWrite::Chunk(header, data) => {
+                self.write_sequence(&[header.as_bytes(), data, CHUNK_END]);
+                None
+            }
+            BodyWrite::Clamped { data, length } => {
+                if !data.is_empty() {
+                    self.write(data);
+                }
+                Some(length)
             }
         }
-        let mut buf = std::mem::take(&mut *self.buf.borrow_mut());
-        if buf.is_empty() {
-            return;
-        }
-        let consumed = self.run(&buf);
-        buf.drain(..consumed.min(buf.len()));
-        self.keep(buf);
     }
 
-    /// Answers `status` to a request that cannot be read on (bad head or body, timeout)
-    /// and closes: the rest of the stream cannot be trusted.
-    fn reject(self: &Rc<Self>, status: u16, why: &str) {
-        tracing::debug!(target: "torsion_web::server", "rejected with {status}: {why}");
-        let old = std::mem::replace(&mut *self.state.borrow_mut(), State::Closing);
-        if let State::Responding(request) = old {
-            // A response is under way; there is no room for another one.
-            request.connection_lost();
-            return self.close();
+    /// Ends the response on the core and writes what ends its body; the caller hands
+    /// the result to [`Channel::after_response`] once it has told its waiters.
+    #[inline]
+    pub(crate) fn end_response(&self, end: End, now: Duration) -> Option<Finished<Exchange>> {
+        let config = &self.site.conn;
+        let finished = match end {
+            End::Whole(plan) => self.core.borrow_mut().respond_whole(config, plan, now),
+            End::Streamed(ending) => self.core.borrow_mut().finish_response(config, ending, now),
+        }?;
+        if !finished.last.is_empty() {
+            self.write(finished.last);
         }
-        let title = crate::http::response::reason_phrase(status);
-        let page = error_page(status, title, why);
+        Some(finished)
+    }
+
+    /// Goes on after a response: closes, or reads what waited behind it.
+    #[inline]
+    pub(crate) fn after_response(self: &Rc<Self>, exchange: Exchange, next: Next, now: Duration) {
+        match next {
+            Next::Close => {
+                drop(exchange);
+                self.lose_connection();
+                self.arm_timer(now);
+            }
+            Next::ReadNext { resume } => {
+                let older = std::mem::replace(
+                    &mut *self.spare.borrow_mut(),
+                    Spare::Finished(exchange.request),
+                );
+                drop(older);
+                if resume {
+                    if let Some(transport) = &*self.transport.borrow() {
+                        transport.resume_producing();
+                    }
+                }
+                // Inside a step loop the loop holds the buffer and this finds nothing:
+                // the loop goes on by itself.
+                let mut core = self.core.borrow_mut();
+                let (buffered, wanted) = (core.take_buffered(), core.timer_wanted());
+                drop(core);
+                if let Some(at) = wanted {
+                    self.schedule(at, now);
+                }
+                if let Some(buf) = buffered {
+                    let used = self.run(&buf, now);
+                    self.unread(buf, used, now);
+                }
+            }
+        }
+    }
+
+    /// Answers a rejected input with its status and a page naming the cause, and closes:
+    /// the rest of the stream cannot be trusted.
+    fn reject(&self, why: Rejection) {
+        let status = why.status();
+        tracing::debug!(target: "torsion_web::server", "rejected with {status}: {why}");
+        let title = crate::http::response_head_writer::reason_phrase(status);
+        let page = error_page(status, title, &why.to_string());
         let mut out = Vec::with_capacity(256 + page.len());
         let mut head = ResponseHeadWriter::new(&mut out, Version::Http11, status);
         head.header("Content-Type", "text/html; charset=utf-8");
@@ -476,38 +480,57 @@ impl Channel {
             out.extend_from_slice(page.as_bytes());
             self.write(&out);
         }
-        self.close();
+        self.lose_connection();
     }
 
-    /// Closes after what was written, with the abort timeout as a backstop.
-    fn close(self: &Rc<Self>) {
-        *self.state.borrow_mut() = State::Closing;
-        *self.buf.borrow_mut() = Vec::new();
-        if let Some(transport) = &*self.transport.borrow() {
-            transport.lose_connection();
+    /// Does what a timer action says.
+    fn execute(&self, action: Action<'_>) {
+        match action {
+            Action::Reject(why) => self.reject(why),
+            Action::Close => {
+                tracing::debug!(target: "torsion_web::server", "idle timeout: closing");
+                self.lose_connection();
+            }
+            Action::Abort => {
+                tracing::debug!(target: "torsion_web::server", "close did not complete: aborting");
+                if let Some(transport) = &*self.transport.borrow() {
+                    transport.abort_connection();
+                }
+            }
+            Action::Wait | Action::Head(_) | Action::Body(_) | Action::BodyEnd => {}
         }
-        self.set_deadline(Deadline::Abort, self.site.config.abort_timeout);
     }
 
     fn connection_lost(self: &Rc<Self>) {
-        let old = std::mem::replace(&mut *self.state.borrow_mut(), State::Closed);
-        if let State::Responding(request) | State::ReadingBody { request, .. } = old {
-            request.connection_lost();
+        let in_flight = self.core.borrow_mut().connection_lost();
+        if let Some(exchange) = in_flight {
+            exchange.request.connection_lost();
         }
-        self.deadline.set(None);
-        self.timer_at.set(None);
         if let Some(timer) = self.timer.borrow_mut().take() {
             let _ = timer.cancel();
         }
-        *self.buf.borrow_mut() = Vec::new();
-        let last = self.last.borrow_mut().take();
-        drop(last);
+        let spare = std::mem::replace(&mut *self.spare.borrow_mut(), Spare::Empty);
+        drop(spare);
         self.transport.borrow_mut().take();
     }
 
-    /// True unless the connection is closing.
-    pub(crate) fn may_keep_alive(&self) -> bool {
-        !matches!(&*self.state.borrow(), State::Closing | State::Closed)
+    fn lose_connection(&self) {
+        if let Some(transport) = &*self.transport.borrow() {
+            transport.lose_connection();
+        }
+    }
+
+    /// Pauses the transport if the core says so, and arms the timer it asks for.
+    #[inline]
+    fn flow(self: &Rc<Self>, flow: Flow, wanted: Option<Duration>, now: Duration) {
+        if flow == Flow::Pause {
+            if let Some(transport) = &*self.transport.borrow() {
+                transport.pause_producing();
+            }
+        }
+        if let Some(at) = wanted {
+            self.schedule(at, now);
+        }
     }
 
     pub(crate) fn write(&self, data: &[u8]) {
@@ -536,62 +559,39 @@ impl Channel {
         }
     }
 
-    /// Sets the deadline `after` from now (none when `after` is `None`). The timer is
-    /// rescheduled only when it would fire too late.
-    fn set_deadline(self: &Rc<Self>, kind: Deadline, after: Option<Duration>) {
-        let Some(after) = after else {
-            self.deadline.set(None);
-            return;
-        };
-        let now = self.loop_time();
-        let at = now.saturating_add(after);
-        self.deadline.set(Some((at, kind)));
-        if self.timer_at.get().is_some_and(|fires| fires <= at) {
-            return; // it fires first, sees the later deadline, and sleeps again
+    /// Arms the timer if the core asks for an earlier one than is armed.
+    #[inline]
+    fn arm_timer(self: &Rc<Self>, now: Duration) {
+        let wanted = self.core.borrow_mut().timer_wanted();
+        if let Some(at) = wanted {
+            self.schedule(at, now);
         }
-        self.schedule(after);
     }
 
-    fn schedule(self: &Rc<Self>, delay: Duration) {
+    /// Replaces the timer with one at `at` (the core asks rarely: a busy connection's
+    /// deadlines only move later).
+    #[cold]
+    #[inline(never)]
+    fn schedule(self: &Rc<Self>, at: Duration, now: Duration) {
         if let Some(old) = self.timer.borrow_mut().take() {
             let _ = old.cancel();
         }
         let weak = Rc::downgrade(self);
         let call = self.site.clock.call_later(
-            delay,
+            at.saturating_sub(now),
             Box::new(move || {
                 if let Some(channel) = weak.upgrade() {
-                    channel.timer_at.set(None);
-                    channel.deadline_reached();
+                    channel.timer_fired();
                 }
             }),
         );
-        self.timer_at.set(Some(call.time()));
         *self.timer.borrow_mut() = Some(call);
     }
 
-    fn deadline_reached(self: &Rc<Self>) {
-        let Some((at, kind)) = self.deadline.get() else {
-            return;
-        };
+    fn timer_fired(self: &Rc<Self>) {
         let now = self.loop_time();
-        if now < at {
-            return self.schedule(at - now);
-        }
-        self.deadline.set(None);
-        match kind {
-            Deadline::Idle => {
-                tracing::debug!(target: "torsion_web::server", "idle timeout: closing");
-                self.close();
-            }
-            Deadline::Head => self.reject(408, "The request head took too long."),
-            Deadline::Body => self.reject(408, "The request body stalled."),
-            Deadline::Abort => {
-                tracing::debug!(target: "torsion_web::server", "close did not complete: aborting");
-                if let Some(transport) = &*self.transport.borrow() {
-                    transport.abort_connection();
-                }
-            }
-        }
+        let action = self.core.borrow_mut().timer_fired(&self.site.conn, now);
+        self.execute(action);
+        self.arm_timer(now);
     }
 }

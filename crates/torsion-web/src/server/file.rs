@@ -56,8 +56,8 @@ use torsion::net::{Producer, PullProducer};
 use torsion::Failure;
 
 use super::html::escape;
+use super::incoming_request::Request;
 use super::path::{percent_decode, raw_segments};
-use super::request::Request;
 use super::resource::{error_render, not_found, Render, Resource};
 use crate::http::{evaluate_preconditions, format_http_date, EntityTag, Precondition, Validators};
 

@@ -54,9 +54,10 @@ pub mod access_log;
 mod channel;
 pub mod file;
 pub mod html;
+pub mod incoming_request;
 pub mod path;
-pub mod request;
 pub mod resource;
+mod response;
 pub mod router;
 
 use std::fmt;
@@ -66,11 +67,12 @@ use std::time::Duration;
 use torsion::net::{Address, Protocol, ProtocolFactory};
 use torsion::time::ReactorTime;
 
+use crate::http::server_conn::ConnConfig;
 use crate::http::{ChunkedLimits, HeadLimits, DEFAULT_MAX_BODY_SIZE};
 use channel::HttpChannel;
 
 pub use file::File;
-pub use request::{ClientDisconnected, HeaderValue, Request};
+pub use incoming_request::{ClientDisconnected, HeaderValue, Request};
 pub use resource::{not_found, Body, FnResource, Render, Resource, Tree};
 pub use router::{Handler, HttpError, IntoRender, Lookup, ParamError, Params, RouteError, Router};
 
@@ -133,6 +135,8 @@ pub struct Site {
 pub(crate) struct SiteInner {
     pub(crate) root: Rc<dyn Resource>,
     pub(crate) config: ServerConfig,
+    /// What the connection core needs of `config`, derived once.
+    pub(crate) conn: ConnConfig,
     /// The clock for the timeouts: the reactor, or a fake `Clock` in tests.
     pub(crate) clock: Rc<dyn ReactorTime>,
 }
@@ -153,6 +157,14 @@ impl Site {
         Site {
             inner: Rc::new(SiteInner {
                 root,
+                conn: ConnConfig::new(
+                    config.head_timeout,
+                    config.idle_timeout,
+                    config.abort_timeout,
+                )
+                .with_head_limits(config.head_limits)
+                .with_chunked_limits(config.chunked_limits)
+                .with_max_pipelined(config.max_pipelined),
                 config,
                 clock: Rc::new(clock),
             }),

@@ -42,7 +42,7 @@ use std::rc::Rc;
 use torsion::Deferred;
 
 use super::html::error_page;
-use super::request::Request;
+use super::incoming_request::Request;
 
 /// Something a site serves at a path (Twisted's `IResource`).
 pub trait Resource: 'static {

@@ -50,8 +50,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::str::FromStr;
 
+use super::incoming_request::Request;
 use super::path::percent_decode;
-use super::request::Request;
 use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
 
 /// Every method a router lets through to its own matching (its routes decide 405).
@@ -156,7 +156,7 @@ impl std::error::Error for HttpError {}
 
 impl IntoRender for HttpError {
     fn into_render(self, request: &Request) -> Render {
-        let title = crate::http::response::reason_phrase(self.status);
+        let title = crate::http::response_head_writer::reason_phrase(self.status);
         error_render(request, self.status, title, &self.message)
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::http::framing::is_name;
 
 /// What parsing gave: the head and the bytes it took, or the error.
 type Outcome = Result<(RequestHead, usize), HeadError>;
