@@ -10,7 +10,7 @@ use std::{
 };
 
 use torsion::{
-    net::{listen_tcp, CloseReason, Protocol, DEFAULT_BACKLOG},
+    net::{listen_tcp, CloseReason, DEFAULT_BACKLOG},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
     Reactor,
 };
@@ -43,7 +43,7 @@ fn a_line_past_the_limit_closes_the_connection_before_its_end_arrives(reactor: R
             let echo = LineEcho {
                 reactor: reactor2.clone(),
             };
-            Box::new(LineProtocol::new(echo).with_max_length(16)) as Box<dyn Protocol>
+            Box::new(LineProtocol::new(echo).with_max_length(16))
         }),
         DEFAULT_BACKLOG,
         "127.0.0.1",

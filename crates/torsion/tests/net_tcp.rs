@@ -237,7 +237,7 @@ fn a_refusing_factory_closes_the_connection(reactor: Reactor) {
     let port = listen_tcp(
         &reactor,
         0,
-        factory_fn(|_| None),
+        factory_fn(|_| None::<Box<dyn Protocol>>),
         DEFAULT_BACKLOG,
         "127.0.0.1",
     )

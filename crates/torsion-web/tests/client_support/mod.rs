@@ -123,7 +123,7 @@ impl Server {
         let factory = factory_fn({
             let (log, closes, reactor) = (log.clone(), closes.clone(), reactor.clone());
             move |_| {
-                Some(Box::new(ServerConn {
+                Some(ServerConn {
                     id: 0,
                     transport: None,
                     buf: Vec::new(),
@@ -132,7 +132,7 @@ impl Server {
                     closes: closes.clone(),
                     handler: handler.clone(),
                     reactor: reactor.clone(),
-                }) as Box<dyn Protocol>)
+                })
             }
         });
         let port = listen_tcp(reactor, 0, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
-use super::wrap::{Once, Shared};
+use super::wrap::{once, Once};
 use super::{ClientEndpoint, EndpointError};
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
 use crate::net::{connect_tcp, connect_unix, Connector, Protocol, ProtocolFactory, Transport};
@@ -63,11 +63,8 @@ pub fn connect_protocol<P: Protocol>(
 ) -> Deferred<Rc<RefCell<P>>> {
     let shared = Rc::new(RefCell::new(protocol));
     let slot = RefCell::new(Some(shared.clone()));
-    let factory = crate::net::factory_fn(move |_| {
-        // One protocol, for the one connection the endpoint makes.
-        let protocol = slot.borrow_mut().take()?;
-        Some(Box::new(Shared(protocol)) as Box<dyn Protocol>)
-    });
+    // One protocol, for the one connection the endpoint makes.
+    let factory = crate::net::factory_fn(move |_| slot.borrow_mut().take());
     endpoint
         .connect(Rc::new(factory))
         .add_callback(move |_| Ok(shared))
@@ -390,7 +387,7 @@ fn attempt(
         }
     });
     // Never reports synchronously, so the slot is filled before anything fires.
-    let connector = start(Once::new(factory, resolver));
+    let connector = start(once(factory, resolver));
     *slot.borrow_mut() = Some(connector);
     d.add_both(move |result| {
         // Done with the connector: a connected one lives on in its transport.

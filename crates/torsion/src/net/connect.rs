@@ -729,7 +729,7 @@ mod tests {
             .install_signal_handlers(false)
             .build()
             .unwrap();
-        let none = factory_fn(|_| None);
+        let none = factory_fn(|_| None::<Box<dyn Protocol>>);
         let port = listen_tcp(&reactor, 0, none, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
         let open = port.address().socket_addr().unwrap();
         let (built, failed) = connect_as_resolved(vec![closed_port(), open]);

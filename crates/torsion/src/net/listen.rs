@@ -107,7 +107,7 @@ enum Listener {
 /// # struct Echo;
 /// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
 /// let reactor = Reactor::new().unwrap();
-/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+/// let factory = factory_fn(|_| Some(Echo));
 /// let port = listen_tcp(&reactor, 8080, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
 /// println!("listening on {}", port.address());
 /// reactor.run();
@@ -188,7 +188,7 @@ pub fn listen_unix(
 /// # struct Echo;
 /// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
 /// let reactor = Reactor::new().unwrap();
-/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+/// let factory = factory_fn(|_| Some(Echo));
 /// let options = UnixListenOptions::default().mode(0o660).backlog(128);
 /// let port = listen_unix_with(&reactor, "/tmp/echo.sock", factory, options).unwrap();
 /// ```

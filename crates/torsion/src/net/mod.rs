@@ -70,6 +70,7 @@ mod protocol;
 pub mod stream;
 mod transport;
 pub mod udp;
+mod wrap;
 
 pub use address::Address;
 pub(crate) use connect::ConnectorBackend;
@@ -90,3 +91,4 @@ pub use udp::{
     listen_udp, DatagramProtocol, UdpError, UdpPort, UdpStats, DEFAULT_MAX_PACKET_SIZE,
     MAX_PACKET_SIZE, READ_BUDGET,
 };
+pub use wrap::{FactoryWrapper, ProtocolWrapper, Wrapped, WrappedFactory};

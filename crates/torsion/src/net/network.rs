@@ -14,7 +14,7 @@
 //! # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
 //!
 //! fn serve(net: &dyn StreamNetwork, port: u16) -> Result<ListeningPort, ListenError> {
-//!     let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+//!     let factory = factory_fn(|_| Some(Echo));
 //!     net.listen_tcp(port, Rc::new(factory), 50, "127.0.0.1")
 //! }
 //! let reactor = torsion::Reactor::new().unwrap();
