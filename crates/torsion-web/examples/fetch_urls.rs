@@ -13,6 +13,7 @@
 
 use std::{io::Write, process::ExitCode};
 
+use torsion::defer::ok;
 use torsion::{defer::gather_results, task::react_with, Deferred, Failure, Reactor};
 use torsion_web::client::{get, Response};
 
@@ -59,7 +60,7 @@ fn fetch(reactor: &Reactor, url: String) -> Deferred<bool> {
             let status = response.status();
             response.body().add_callback(move |body: Vec<u8>| {
                 say(format!("{status} {url} {} bytes", body.len()));
-                Ok::<_, Failure>(true)
+                ok(true)
             })
         })
         .add_errback(move |failure: Failure| {

@@ -5,6 +5,7 @@ mod client_support;
 
 use std::{cell::Cell, time::Duration};
 
+use torsion::defer::ok;
 use torsion::{defer::gather_results, Failure};
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
@@ -49,6 +50,6 @@ fn two_hundred_slow_requests_wait_together() {
         "every request had its own connection at once"
     );
     let closed = agent.close_cached_connections();
-    wait(&reactor, closed.add_callback(|()| Ok::<_, Failure>(()))).unwrap();
+    wait(&reactor, closed.add_callback(|()| ok(()))).unwrap();
     server.finish();
 }

@@ -16,9 +16,10 @@ use std::{
 };
 
 use torsion::{
+    defer::ok,
     reactor::{Backend, Interest, Phase, SystemEvent, DEFAULT_STALL_THRESHOLD},
     testing::CapturedEvent,
-    Failure, Reactor,
+    Reactor,
 };
 use tracing::Level;
 
@@ -189,7 +190,7 @@ fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
             // Polled at once, under the watch, inside this callback.
             let _ = r.ensure_deferred(async move {
                 polled.set(true);
-                Ok::<_, Failure>(())
+                ok(())
             });
         }
     });
@@ -213,7 +214,7 @@ fn a_callback_run_outside_the_loop_times_itself() {
         let polled = polled.clone();
         let _ = reactor.ensure_deferred(async move {
             polled.set(true);
-            Ok::<_, Failure>(())
+            ok(())
         });
     });
     assert!(polled.get());

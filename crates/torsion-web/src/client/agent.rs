@@ -2,7 +2,7 @@
 //! `HTTPConnectionPool`), with a request timeout Twisted's lacks.
 //!
 //! ```no_run
-//! use torsion::{task::react, Failure};
+//! use torsion::{defer::ok, task::react};
 //! use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 //! react(|reactor| {
 //!     let agent = Agent::new(reactor);
@@ -14,7 +14,7 @@
 //!         })
 //!         .add_callback(|body: Vec<u8>| {
 //!             println!("{} bytes", body.len());
-//!             Ok::<_, Failure>(())
+//!             ok(())
 //!         })
 //! });
 //! ```
@@ -60,6 +60,7 @@ use std::{
     time::Duration,
 };
 
+use torsion::defer::ok;
 use torsion::{
     defer::{fail, gather_results, Deferred, Resolver},
     net::ConnectError,
@@ -249,7 +250,7 @@ impl Agent {
         for conn in &idle {
             conn.lose_connection();
         }
-        gather_results(closed).add_callback(|_| Ok::<_, Failure>(()))
+        gather_results(closed).add_callback(|_| ok(()))
     }
 
     /// Connections open or being opened to `host:port` (idle ones included).
@@ -398,7 +399,7 @@ impl AgentInner {
                 } else {
                     ok.connect_failed(Failure::msg("request gone before connecting"));
                 }
-                Ok::<_, Failure>(())
+                ok(())
             },
             move |failure: Failure| {
                 failed.set_resolving(None);
@@ -411,7 +412,7 @@ impl AgentInner {
                     None => failure,
                 };
                 failed.connect_failed(failure);
-                Ok::<_, Failure>(())
+                ok(())
             },
         );
     }

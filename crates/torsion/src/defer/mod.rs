@@ -44,8 +44,10 @@
 //! start, made with the Deferred by [`Deferred::new`]. Nobody ever downcasts a result.
 //!
 //! A callback returns `Result<U, Failure>` (any `std::error::Error` converts with `?`) or
-//! a `Deferred<U>` to wait for. A `Deferred<T>` is awaitable (its output is
-//! `Result<T, Failure>`), so `async` code reads like Twisted's `inlineCallbacks`.
+//! a `Deferred<U>` to wait for; [`ok`]`(value)` is `Ok(value)` with that error type fixed,
+//! for the closures and `async` blocks where Rust would ask for `Ok::<_, Failure>`. A
+//! `Deferred<T>` is awaitable (its output is `Result<T, Failure>`), so `async` code reads
+//! like Twisted's `inlineCallbacks`.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
 //! Work on another thread comes back through the reactor's thread pool or its
@@ -60,6 +62,7 @@ mod bridge;
 mod chain;
 mod failure;
 mod list;
+mod ok;
 mod sync;
 
 use std::fmt;
@@ -74,6 +77,7 @@ use chain::{Chain, Outcome, Step, StepKind, Value};
 pub use bridge::{track_awaits, CancelHandle, DeferredFuture};
 pub use failure::{AlreadyCalled, Cancelled, Failure, Message, Panicked, TimedOut};
 pub use list::{gather_results, DeferredList, FirstError, FirstSuccessList, ListResult};
+pub use ok::ok;
 pub use sync::{
     DeferredLock, DeferredQueue, DeferredSemaphore, QueueOverflow, QueueUnderflow, ReleasedTooOften,
 };

@@ -18,6 +18,7 @@ use std::time::Duration;
 use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
 use super::wrap::{once, Once};
 use super::{ClientEndpoint, EndpointError};
+use crate::defer::ok;
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
 use crate::net::{connect_tcp, connect_unix, Connector, Protocol, ProtocolFactory, Transport};
 use crate::threads::defer_to_thread;
@@ -339,7 +340,7 @@ impl StreamClientEndpoint for HostnameEndpoint {
             )
             .add_both(move |result| {
                 let _ = resolver.resolve(result);
-                Ok::<(), Failure>(())
+                ok(())
             });
         d
     }

@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use super::wrap::Hooks;
 use super::{RandomSource, SplitMix64, StreamClientEndpoint};
+use crate::defer::ok;
 use crate::defer::{fail, succeed, CancelHandle, Cancelled, Deferred, Resolver};
 use crate::net::{Address, FactoryWrapper, Protocol, ProtocolFactory, ProtocolWrapper, Transport};
 use crate::time::{DelayedCall, ReactorTime};
@@ -232,7 +233,7 @@ fn connect(inner: &Rc<Inner>) {
         if let Some(inner) = service.upgrade() {
             attempt_ended(&inner, result);
         }
-        Ok::<(), Failure>(())
+        ok(())
     });
 }
 

@@ -29,6 +29,7 @@ use std::{
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::{conn::Conn, Address, ClientFactory, CloseReason, ConnectError, Transport};
+use crate::defer::ok;
 use crate::{
     defer::CancelHandle,
     reactor::{Interest, IoToken, Reactor},
@@ -338,7 +339,7 @@ impl Connector {
         // reports from the loop.
         let _ = lookup.add_both(move |answer| {
             me.resolved(generation, answer);
-            Ok::<_, Failure>(())
+            ok(())
         });
     }
 
