@@ -45,7 +45,7 @@ use super::wrap::Hooks;
 use super::{RandomSource, SplitMix64, StreamClientEndpoint};
 use crate::defer::ok;
 use crate::defer::{fail, succeed, CancelHandle, Cancelled, Deferred, Resolver};
-use crate::net::{Address, FactoryWrapper, Protocol, ProtocolFactory, ProtocolWrapper, Transport};
+use crate::net::{Address, FactoryWrapper, Protocol, ProtocolFactory, Transport};
 use crate::time::{DelayedCall, ReactorTime};
 use crate::Failure;
 
@@ -319,14 +319,13 @@ impl FactoryWrapper for Notifying {
         inner: &dyn ProtocolFactory,
         addr: &Address,
     ) -> Option<Box<dyn Protocol>> {
-        let protocol = inner.build_protocol(addr)?;
         let service = self.service.clone();
         let hooks = Hooks::default().on_lost(move |_| {
             if let Some(inner) = service.upgrade() {
                 connection_lost(&inner);
             }
         });
-        Some(Box::new(hooks.wrap(protocol)))
+        hooks.around_built(inner, addr)
     }
 }
 

@@ -34,6 +34,16 @@ impl Hooks {
         self.on_lost = Some(Box::new(f));
         self
     }
+
+    /// The protocol `factory` builds for `addr`, inside these hooks.
+    pub(crate) fn around_built(
+        self,
+        factory: &dyn ProtocolFactory,
+        addr: &Address,
+    ) -> Option<Box<dyn Protocol>> {
+        let protocol = factory.build_protocol(addr)?;
+        Some(Box::new(self.wrap(protocol)))
+    }
 }
 
 impl ProtocolWrapper for Hooks {
@@ -77,7 +87,6 @@ impl FactoryWrapper for ConnectOnce {
         inner: &dyn ProtocolFactory,
         addr: &Address,
     ) -> Option<Box<dyn Protocol>> {
-        let protocol = inner.build_protocol(addr)?;
         let resolver = self.resolver.clone();
         let hooks = Hooks::default().on_made(move |transport| {
             // Taken before firing: the callbacks may do anything, including connect again.
@@ -86,7 +95,7 @@ impl FactoryWrapper for ConnectOnce {
                 let _ = resolver.callback(transport.clone());
             }
         });
-        Some(Box::new(hooks.wrap(protocol)))
+        hooks.around_built(inner, addr)
     }
 
     fn client_connection_failed(&self, _: &Connector, reason: Failure) {

@@ -25,7 +25,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`: the longest body accepted.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -220,6 +220,39 @@ impl IntPrefixedParser {
     }
 }
 
+impl FrameParser for IntPrefixedParser {
+    type Frame<'a> = &'a [u8];
+    type Error = IntPrefixedError;
+
+    fn feed(&mut self, data: &[u8]) {
+        IntPrefixedParser::feed(self, data);
+    }
+
+    fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
+        IntPrefixedParser::next_frame(self)
+    }
+
+    fn buffered(&self) -> &[u8] {
+        IntPrefixedParser::buffered(self)
+    }
+
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// A partial prefix, or a body no longer than the limit.
+    fn max_buffered(&self) -> usize {
+        self.max_length.max(self.prefix.width())
+    }
+
+    fn too_long(error: &IntPrefixedError) -> Option<(usize, usize)> {
+        match error {
+            IntPrefixedError::FrameTooLong { len, max } => Some((*len, *max)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for IntPrefixedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -240,46 +273,10 @@ impl std::error::Error for IntPrefixedError {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunkings;
+    use super::super::frame::{check_frames as check, run};
     use super::*;
 
     const PREFIXES: [LengthPrefix; 3] = [LengthPrefix::U8, LengthPrefix::U16, LengthPrefix::U32];
-
-    /// Feeds `chunks` one read at a time, draining frames after each.
-    fn run(
-        mut parser: IntPrefixedParser,
-        chunks: &[&[u8]],
-    ) -> (Vec<Vec<u8>>, Option<IntPrefixedError>) {
-        let mut frames = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame.to_vec()),
-                    Ok(None) => break,
-                    Err(error) => return (frames, Some(error)),
-                }
-            }
-        }
-        (frames, None)
-    }
-
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
-    fn check(
-        make: impl Fn() -> IntPrefixedParser,
-        input: &[u8],
-        frames: &[&[u8]],
-        error: Option<IntPrefixedError>,
-    ) {
-        let expected = (frames.iter().map(|f| f.to_vec()).collect(), error);
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
-    }
 
     #[test]
     fn frames_table_gives_the_same_frames_for_every_cut() {
@@ -320,12 +317,18 @@ mod tests {
     fn default_limit_is_99999_for_int32() {
         let make = || IntPrefixedParser::new(LengthPrefix::U32);
         let exact = LengthPrefix::U32.encode(&[7; DEFAULT_MAX_LENGTH]).unwrap();
-        assert_eq!(run(make(), &[&exact]).0, [vec![7; DEFAULT_MAX_LENGTH]]);
+        assert_eq!(
+            run(make(), &[&exact], <[u8]>::to_vec).frames,
+            [vec![7; DEFAULT_MAX_LENGTH]]
+        );
         let error = IntPrefixedError::FrameTooLong {
             len: 100_000,
             max: 99_999,
         };
-        assert_eq!(run(make(), &[b"\0\x01\x86\xa0"]).1, Some(error));
+        assert_eq!(
+            run(make(), &[b"\0\x01\x86\xa0"], <[u8]>::to_vec).error,
+            Some(error)
+        );
     }
 
     #[test]

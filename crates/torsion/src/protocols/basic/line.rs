@@ -35,7 +35,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `LineReceiver.MAX_LENGTH`: the longest line accepted, delimiter not counted.
 pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
@@ -220,6 +220,39 @@ impl Default for LineParser {
     }
 }
 
+impl FrameParser for LineParser {
+    type Frame<'a> = LineFrame<'a>;
+    type Error = LineError;
+
+    fn feed(&mut self, data: &[u8]) {
+        LineParser::feed(self, data);
+    }
+
+    fn next_frame(&mut self) -> Result<Option<LineFrame<'_>>, LineError> {
+        LineParser::next_frame(self)
+    }
+
+    fn buffered(&self) -> &[u8] {
+        LineParser::buffered(self)
+    }
+
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// A line and the start of a delimiter (raw mode hands out everything it holds).
+    fn max_buffered(&self) -> usize {
+        self.max_length + self.delimiter.len().saturating_sub(1)
+    }
+
+    fn too_long(error: &LineError) -> Option<(usize, usize)> {
+        match error {
+            LineError::LineTooLong { len, max } => Some((*len, *max)),
+            LineError::EmptyDelimiter => None,
+        }
+    }
+}
+
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -262,52 +295,30 @@ fn partial_delimiter(pending: &[u8], delimiter: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::super::chunkings;
+    use super::super::frame::{check_every_cut, run, Run};
     use super::*;
 
-    /// Lines and raw bytes seen, and the error that stopped the parser (with `len` zeroed:
-    /// it depends on where the reads ended).
-    #[derive(Debug, PartialEq)]
-    struct Outcome {
-        lines: Vec<Vec<u8>>,
-        error: Option<LineError>,
-    }
-
-    /// Feeds `chunks` one read at a time, draining lines after each (no mode switches).
-    fn run(mut parser: LineParser, chunks: &[&[u8]]) -> Outcome {
-        let mut lines = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(LineFrame::Line(line))) => lines.push(line.to_vec()),
-                    Ok(Some(LineFrame::Raw(raw))) => panic!("raw frame {raw:?} in line mode"),
-                    Ok(None) => break,
-                    Err(LineError::LineTooLong { len, max }) => {
-                        assert!(len > max, "rejected {len} bytes under max {max}");
-                        let error = Some(LineError::LineTooLong { len: 0, max });
-                        return Outcome { lines, error };
-                    }
-                    Err(other) => panic!("unexpected {other}"),
-                }
-            }
+    /// A line, copied; a parser that never switches hands out no raw frame.
+    fn own(frame: LineFrame<'_>) -> Vec<u8> {
+        match frame {
+            LineFrame::Line(line) => line.to_vec(),
+            LineFrame::Raw(raw) => panic!("raw frame {raw:?} in line mode"),
         }
-        Outcome { lines, error: None }
     }
 
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
+    /// The error with `len` zeroed: it depends on where the reads ended.
+    fn same(error: LineError) -> LineError {
+        match error {
+            LineError::LineTooLong { max, .. } => LineError::LineTooLong { len: 0, max },
+            other => other,
+        }
+    }
+
+    /// Runs `input` cut in every way and checks each cut gives the expected lines.
     fn check(make: impl Fn() -> LineParser, input: &[u8], lines: &[&[u8]], too_long: bool) {
         let max = make().max_length();
-        let expected = Outcome {
-            lines: lines.iter().map(|l| l.to_vec()).collect(),
-            error: too_long.then_some(LineError::LineTooLong { len: 0, max }),
-        };
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
+        let error = too_long.then_some(LineError::LineTooLong { len: 0, max });
+        check_every_cut(make, input, &Run::expect(lines, error), own, same);
     }
 
     #[test]
@@ -352,14 +363,17 @@ mod tests {
     #[test]
     fn default_limit_is_16384_without_the_delimiter() {
         let exact = [vec![b'x'; DEFAULT_MAX_LINE_LENGTH], b"\r\n".to_vec()].concat();
-        let outcome = run(LineParser::new(), &[&exact]);
-        assert_eq!(outcome.lines, [vec![b'x'; DEFAULT_MAX_LINE_LENGTH]]);
+        let outcome = run(LineParser::new(), &[&exact], own);
+        assert_eq!(outcome.frames, [vec![b'x'; DEFAULT_MAX_LINE_LENGTH]]);
         let over = [vec![b'x'; DEFAULT_MAX_LINE_LENGTH + 1], b"\r\n".to_vec()].concat();
         let error = LineError::LineTooLong {
             len: 0,
             max: DEFAULT_MAX_LINE_LENGTH,
         };
-        assert_eq!(run(LineParser::new(), &[&over]).error, Some(error));
+        assert_eq!(
+            run(LineParser::new(), &[&over], own).error.map(same),
+            Some(error)
+        );
     }
 
     #[test]

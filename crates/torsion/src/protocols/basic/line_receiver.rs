@@ -37,6 +37,7 @@
 
 use std::{cell::RefCell, fmt, rc::Rc};
 
+use super::deliver::{deliver, Deliver};
 use super::{LineError, LineFrame, LineParser};
 use crate::net::{CloseReason, Protocol, Transport};
 
@@ -119,15 +120,6 @@ impl<H: LineReceiver> LineProtocol<H> {
     pub fn handler(&self) -> &H {
         &self.handler
     }
-
-    /// Applies a mode switch the handler asked for.
-    fn apply_switch(&mut self, lines: &Lines) {
-        match lines.switch.borrow_mut().take() {
-            Some(Switch::Raw) => self.parser.set_raw_mode(),
-            Some(Switch::Line(extra)) => self.parser.set_line_mode(&extra),
-            None => {}
-        }
-    }
 }
 
 impl<H: LineReceiver> Protocol for LineProtocol<H> {
@@ -138,7 +130,7 @@ impl<H: LineReceiver> Protocol for LineProtocol<H> {
             switch: Rc::default(),
         };
         self.handler.connection_made(&lines);
-        self.apply_switch(&lines);
+        lines.apply_switch(&mut self.parser);
         self.lines = Some(lines);
     }
 
@@ -146,27 +138,39 @@ impl<H: LineReceiver> Protocol for LineProtocol<H> {
         let Some(lines) = self.lines.clone() else {
             return;
         };
-        self.parser.feed(data);
-        loop {
-            if lines.transport.is_closing() {
-                return; // Twisted stops delivering lines once the transport is closing
-            }
-            match self.parser.next_frame() {
-                Ok(Some(LineFrame::Line(line))) => self.handler.line_received(&lines, line),
-                Ok(Some(LineFrame::Raw(data))) => self.handler.raw_data_received(&lines, data),
-                Ok(None) => return,
-                Err(LineError::LineTooLong { len, .. }) => {
-                    return self.handler.line_length_exceeded(&lines, len);
-                }
-                Err(_) => return,
-            }
-            self.apply_switch(&lines);
-        }
+        let mut to = ToHandler {
+            handler: &mut self.handler,
+            lines: &lines,
+        };
+        deliver(&mut self.parser, &lines.transport, data, &mut to);
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
         self.lines = None;
         self.handler.connection_lost(reason);
+    }
+}
+
+/// Hands a [`LineParser`]'s frames to a [`LineReceiver`].
+struct ToHandler<'a, H> {
+    handler: &'a mut H,
+    lines: &'a Lines,
+}
+
+impl<H: LineReceiver> Deliver<LineParser> for ToHandler<'_, H> {
+    fn frame(&mut self, frame: LineFrame<'_>) {
+        match frame {
+            LineFrame::Line(line) => self.handler.line_received(self.lines, line),
+            LineFrame::Raw(data) => self.handler.raw_data_received(self.lines, data),
+        }
+    }
+
+    fn too_long(&mut self, len: usize) {
+        self.handler.line_length_exceeded(self.lines, len);
+    }
+
+    fn after_frame(&mut self, parser: &mut LineParser) {
+        self.lines.apply_switch(parser);
     }
 }
 
@@ -191,6 +195,15 @@ impl Lines {
     /// used (Twisted's `setLineMode(extra)`).
     pub fn set_line_mode(&self, extra: &[u8]) {
         *self.switch.borrow_mut() = Some(Switch::Line(extra.to_vec()));
+    }
+
+    /// Applies to `parser` the mode switch the handler asked for, if any.
+    fn apply_switch(&self, parser: &mut LineParser) {
+        match self.switch.borrow_mut().take() {
+            Some(Switch::Raw) => parser.set_raw_mode(),
+            Some(Switch::Line(extra)) => parser.set_line_mode(&extra),
+            None => {}
+        }
     }
 }
 

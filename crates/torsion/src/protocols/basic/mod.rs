@@ -19,8 +19,9 @@
 //!
 //! # One shape for every core
 //!
-//! Each core is driven the same way: [`feed`](LineParser::feed) it the bytes of a read, then
-//! call `next_frame` until it returns `Ok(None)` ("feed me more"). `Err` means the peer sent
+//! Each core is driven the same way, the [`FrameParser`] trait: [`feed`](LineParser::feed)
+//! it the bytes of a read, then call `next_frame` until it returns `Ok(None)` ("feed me
+//! more"). `Err` means the peer sent
 //! something that must be rejected; the core then stays failed (every later `next_frame`
 //! returns the same error and `feed` drops its bytes), so memory stays bounded and the
 //! caller closes the connection, as Twisted's `lineLengthExceeded` does by default.
@@ -38,12 +39,15 @@
 //! a frame copies it (`to_vec`). Limits are checked as soon as the bytes that break them are
 //! buffered, so a core never holds more than its limit plus one read.
 
+mod deliver;
+mod frame;
 pub mod int_prefixed;
 pub mod line;
 pub mod line_receiver;
 pub mod netstring;
 pub mod string_receiver;
 
+pub use frame::FrameParser;
 pub use int_prefixed::{IntPrefixedError, IntPrefixedParser, LengthPrefix};
 pub use line::{LineError, LineFrame, LineParser, DEFAULT_MAX_LINE_LENGTH};
 pub use line_receiver::{LineProtocol, LineReceiver, Lines};

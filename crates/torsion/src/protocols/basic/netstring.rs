@@ -26,7 +26,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `NetstringReceiver.MAX_LENGTH`: the longest payload accepted.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -196,6 +196,39 @@ impl Default for NetstringParser {
     }
 }
 
+impl FrameParser for NetstringParser {
+    type Frame<'a> = &'a [u8];
+    type Error = NetstringError;
+
+    fn feed(&mut self, data: &[u8]) {
+        NetstringParser::feed(self, data);
+    }
+
+    fn next_frame(&mut self) -> Result<Option<&[u8]>, NetstringError> {
+        NetstringParser::next_frame(self)
+    }
+
+    fn buffered(&self) -> &[u8] {
+        NetstringParser::buffered(self)
+    }
+
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Length digits are consumed as they come: only a payload waits.
+    fn max_buffered(&self) -> usize {
+        self.max_length
+    }
+
+    fn too_long(error: &NetstringError) -> Option<(usize, usize)> {
+        match error {
+            NetstringError::FrameTooLong { len, max } => Some((*len, *max)),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for NetstringError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -244,44 +277,8 @@ fn read_length(bytes: &[u8], mut len: usize, mut digits: usize, max: usize) -> (
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunkings;
+    use super::super::frame::{check_frames as check, run};
     use super::*;
-
-    /// Feeds `chunks` one read at a time, draining payloads after each.
-    fn run(
-        mut parser: NetstringParser,
-        chunks: &[&[u8]],
-    ) -> (Vec<Vec<u8>>, Option<NetstringError>) {
-        let mut frames = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame.to_vec()),
-                    Ok(None) => break,
-                    Err(error) => return (frames, Some(error)),
-                }
-            }
-        }
-        (frames, None)
-    }
-
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
-    fn check(
-        make: impl Fn() -> NetstringParser,
-        input: &[u8],
-        frames: &[&[u8]],
-        error: Option<NetstringError>,
-    ) {
-        let expected = (frames.iter().map(|f| f.to_vec()).collect(), error);
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
-    }
 
     #[test]
     fn valid_table_gives_the_same_payloads_for_every_cut() {
@@ -333,12 +330,20 @@ mod tests {
     #[test]
     fn default_limit_is_99999() {
         let exact = encode_netstring(&[b'x'; DEFAULT_MAX_LENGTH]);
-        assert_eq!(run(NetstringParser::new(), &[&exact]).0.len(), 1);
+        assert_eq!(
+            run(NetstringParser::new(), &[&exact], <[u8]>::to_vec)
+                .frames
+                .len(),
+            1
+        );
         let error = NetstringError::FrameTooLong {
             len: 100_000,
             max: 99_999,
         };
-        assert_eq!(run(NetstringParser::new(), &[b"100000:"]).1, Some(error));
+        assert_eq!(
+            run(NetstringParser::new(), &[b"100000:"], <[u8]>::to_vec).error,
+            Some(error)
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@
 
 use std::{fmt, rc::Rc};
 
-use super::{IntPrefixedError, IntPrefixedParser, LengthPrefix, NetstringError, NetstringParser};
+use super::deliver::{deliver, Deliver};
+use super::{FrameParser, IntPrefixedError, IntPrefixedParser, LengthPrefix, NetstringParser};
 use crate::net::{CloseReason, Protocol, Transport};
 
 /// What a framed protocol does with its frames.
@@ -122,84 +123,56 @@ impl fmt::Debug for Strings {
     }
 }
 
-/// The core under a [`StringProtocol`].
-enum Core {
-    Prefixed(IntPrefixedParser),
-    Netstring(NetstringParser),
-}
-
-/// What one step of the core gave.
-enum Next<'a> {
-    Frame(&'a [u8]),
-    More,
-    TooLong(usize),
-    Malformed,
-}
-
-impl Core {
-    fn feed(&mut self, data: &[u8]) {
-        match self {
-            Core::Prefixed(p) => p.feed(data),
-            Core::Netstring(p) => p.feed(data),
-        }
-    }
-
-    fn next(&mut self) -> Next<'_> {
-        match self {
-            Core::Prefixed(p) => match p.next_frame() {
-                Ok(Some(frame)) => Next::Frame(frame),
-                Ok(None) => Next::More,
-                Err(IntPrefixedError::FrameTooLong { len, .. }) => Next::TooLong(len),
-                Err(_) => Next::Malformed,
-            },
-            Core::Netstring(p) => match p.next_frame() {
-                Ok(Some(frame)) => Next::Frame(frame),
-                Ok(None) => Next::More,
-                Err(NetstringError::FrameTooLong { len, .. }) => Next::TooLong(len),
-                Err(_) => Next::Malformed,
-            },
-        }
-    }
-}
-
-/// A [`StringReceiver`] as a [`Protocol`], over a length-prefix or netstring core.
-pub struct StringProtocol<H> {
+/// A [`StringReceiver`] as a [`Protocol`], over a length-prefix
+/// ([`int_prefixed`](StringProtocol::int_prefixed)) or netstring
+/// ([`netstring`](StringProtocol::netstring)) core.
+pub struct StringProtocol<H, P = IntPrefixedParser> {
     handler: H,
-    core: Core,
+    parser: P,
     encoding: Encoding,
     strings: Option<Strings>,
 }
 
-impl<H: StringReceiver> StringProtocol<H> {
+impl<H: StringReceiver> StringProtocol<H, IntPrefixedParser> {
     /// Frames with a big-endian length prefix of `prefix`'s width, bodies of at most
     /// `int_prefixed::DEFAULT_MAX_LENGTH` bytes (Twisted's `IntNStringReceiver`).
     pub fn int_prefixed(handler: H, prefix: LengthPrefix) -> Self {
-        StringProtocol {
+        StringProtocol::over(
             handler,
-            core: Core::Prefixed(IntPrefixedParser::new(prefix)),
-            encoding: Encoding::Prefixed(prefix),
-            strings: None,
-        }
-    }
-
-    /// Netstrings (`3:abc,`), of at most `netstring::DEFAULT_MAX_LENGTH` bytes
-    /// (Twisted's `NetstringReceiver`).
-    pub fn netstring(handler: H) -> Self {
-        StringProtocol {
-            handler,
-            core: Core::Netstring(NetstringParser::new()),
-            encoding: Encoding::Netstring,
-            strings: None,
-        }
+            IntPrefixedParser::new(prefix),
+            Encoding::Prefixed(prefix),
+        )
     }
 
     /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
     pub fn with_max_length(mut self, max_length: usize) -> Self {
-        self.core = match self.core {
-            Core::Prefixed(p) => Core::Prefixed(p.with_max_length(max_length)),
-            Core::Netstring(p) => Core::Netstring(p.with_max_length(max_length)),
-        };
+        self.parser = self.parser.with_max_length(max_length);
         self
+    }
+}
+
+impl<H: StringReceiver> StringProtocol<H, NetstringParser> {
+    /// Netstrings (`3:abc,`), of at most `netstring::DEFAULT_MAX_LENGTH` bytes
+    /// (Twisted's `NetstringReceiver`).
+    pub fn netstring(handler: H) -> Self {
+        StringProtocol::over(handler, NetstringParser::new(), Encoding::Netstring)
+    }
+
+    /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
+    pub fn with_max_length(mut self, max_length: usize) -> Self {
+        self.parser = self.parser.with_max_length(max_length);
+        self
+    }
+}
+
+impl<H, P> StringProtocol<H, P> {
+    fn over(handler: H, parser: P, encoding: Encoding) -> Self {
+        StringProtocol {
+            handler,
+            parser,
+            encoding,
+            strings: None,
+        }
     }
 
     /// The wrapped handler.
@@ -208,7 +181,11 @@ impl<H: StringReceiver> StringProtocol<H> {
     }
 }
 
-impl<H: StringReceiver> Protocol for StringProtocol<H> {
+impl<H, P> Protocol for StringProtocol<H, P>
+where
+    H: StringReceiver,
+    P: for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static,
+{
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         let strings = Strings {
             transport,
@@ -222,15 +199,11 @@ impl<H: StringReceiver> Protocol for StringProtocol<H> {
         let Some(strings) = self.strings.clone() else {
             return;
         };
-        self.core.feed(data);
-        while !strings.transport.is_closing() {
-            match self.core.next() {
-                Next::Frame(frame) => self.handler.string_received(&strings, frame),
-                Next::More => return,
-                Next::TooLong(len) => return self.handler.length_limit_exceeded(&strings, len),
-                Next::Malformed => return strings.transport.lose_connection(),
-            }
-        }
+        let mut to = ToHandler {
+            handler: &mut self.handler,
+            strings: &strings,
+        };
+        deliver(&mut self.parser, &strings.transport, data, &mut to);
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
@@ -239,7 +212,27 @@ impl<H: StringReceiver> Protocol for StringProtocol<H> {
     }
 }
 
-impl<H> fmt::Debug for StringProtocol<H> {
+/// Hands a core's frames to a [`StringReceiver`].
+struct ToHandler<'a, H> {
+    handler: &'a mut H,
+    strings: &'a Strings,
+}
+
+impl<H, P> Deliver<P> for ToHandler<'_, H>
+where
+    H: StringReceiver,
+    P: for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static,
+{
+    fn frame(&mut self, frame: &[u8]) {
+        self.handler.string_received(self.strings, frame);
+    }
+
+    fn too_long(&mut self, len: usize) {
+        self.handler.length_limit_exceeded(self.strings, len);
+    }
+}
+
+impl<H, P> fmt::Debug for StringProtocol<H, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StringProtocol")
             .field("encoding", &self.encoding)
@@ -268,11 +261,14 @@ mod tests {
         }
     }
 
-    fn feed(
-        mut protocol: StringProtocol<Collect>,
+    fn feed<P>(
+        mut protocol: StringProtocol<Collect, P>,
         input: &[u8],
         split: usize,
-    ) -> (Collect, Rc<StringTransport>) {
+    ) -> (Collect, Rc<StringTransport>)
+    where
+        StringProtocol<Collect, P>: Protocol,
+    {
         let transport = StringTransport::new();
         protocol.connection_made(transport.clone());
         for chunk in input.chunks(split) {
@@ -307,25 +303,23 @@ mod tests {
         assert!(c.frames.is_empty() && t.disconnecting());
     }
 
+    /// What `send_string(b"ok")` writes, and in how many writes.
+    fn sent<P>(mut protocol: StringProtocol<Collect, P>) -> (Vec<u8>, usize)
+    where
+        StringProtocol<Collect, P>: Protocol,
+    {
+        let transport = StringTransport::new();
+        protocol.connection_made(transport.clone());
+        protocol.strings.as_ref().unwrap().send_string(b"ok");
+        (transport.value(), transport.write_count())
+    }
+
     #[test]
     fn send_string_frames_each_encoding() {
-        for (protocol, wire) in [
-            (
-                StringProtocol::int_prefixed(Collect::default(), LengthPrefix::U8),
-                &b"\x02ok"[..],
-            ),
-            (
-                StringProtocol::int_prefixed(Collect::default(), LengthPrefix::U16),
-                b"\0\x02ok",
-            ),
-            (StringProtocol::netstring(Collect::default()), b"2:ok,"),
-        ] {
-            let transport = StringTransport::new();
-            let mut protocol = protocol;
-            protocol.connection_made(transport.clone());
-            protocol.strings.as_ref().unwrap().send_string(b"ok");
-            assert_eq!(transport.value(), wire);
-            assert_eq!(transport.write_count(), 1);
-        }
+        let prefixed = |prefix| StringProtocol::int_prefixed(Collect::default(), prefix);
+        assert_eq!(sent(prefixed(LengthPrefix::U8)), (b"\x02ok".to_vec(), 1));
+        assert_eq!(sent(prefixed(LengthPrefix::U16)), (b"\0\x02ok".to_vec(), 1));
+        let netstring = StringProtocol::netstring(Collect::default());
+        assert_eq!(sent(netstring), (b"2:ok,".to_vec(), 1));
     }
 }
