@@ -5,8 +5,8 @@ mod client_support;
 
 use std::{cell::Cell, time::Duration};
 
+use torsion::defer::gather_results;
 use torsion::defer::ok;
-use torsion::{defer::gather_results, Failure};
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
 use client_support::{reactor, response, wait, Reply, Server};

@@ -390,14 +390,14 @@ impl AgentInner {
             }
         });
         conn.set_resolving(Some(lookup.canceller()));
-        let (ok, failed) = (conn.clone(), conn);
+        let (resolved, failed) = (conn.clone(), conn);
         let _ = lookup.add_callbacks(
             move |addrs: Vec<SocketAddr>| {
-                ok.set_resolving(None);
-                if ok.current().is_some() {
-                    ok.connect_to(addrs);
+                resolved.set_resolving(None);
+                if resolved.current().is_some() {
+                    resolved.connect_to(addrs);
                 } else {
-                    ok.connect_failed(Failure::msg("request gone before connecting"));
+                    resolved.connect_failed(Failure::msg("request gone before connecting"));
                 }
                 ok(())
             },

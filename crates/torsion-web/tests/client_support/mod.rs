@@ -6,7 +6,7 @@
 
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
-use torsion::defer::ok;
+use torsion::defer;
 use torsion::{
     defer::{Deferred, DeferredQueue},
     net::{factory_fn, listen_tcp, ListeningPort, Protocol, Transport, DEFAULT_BACKLOG},
@@ -40,7 +40,7 @@ pub fn wait<T: 'static>(reactor: &Reactor, d: Deferred<T>) -> Result<T, Failure>
             *out.borrow_mut() = Some(result);
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            ok(())
+            defer::ok(())
         }
     });
     run(reactor);
@@ -188,7 +188,7 @@ impl Server {
         let _ = self.port.lose_connections().add_callback(move |()| {
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            ok(())
+            defer::ok(())
         });
         run(&self.reactor);
     }
