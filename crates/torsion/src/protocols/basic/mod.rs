@@ -39,8 +39,8 @@
 //! a frame copies it (`to_vec`). Limits are checked as soon as the bytes that break them are
 //! buffered, so a core never holds more than its limit plus one read.
 
-mod deliver;
 mod frame;
+mod framed;
 pub mod int_prefixed;
 pub mod line;
 pub mod line_receiver;
@@ -48,11 +48,12 @@ pub mod netstring;
 pub mod string_receiver;
 
 pub use frame::FrameParser;
+pub use framed::{FrameHandler, Framed};
 pub use int_prefixed::{IntPrefixedError, IntPrefixedParser, LengthPrefix};
 pub use line::{LineError, LineFrame, LineParser, DEFAULT_MAX_LINE_LENGTH};
 pub use line_receiver::{LineProtocol, LineReceiver, Lines};
 pub use netstring::{encode_netstring, encode_netstring_into, NetstringError, NetstringParser};
-pub use string_receiver::{StringProtocol, StringReceiver, Strings};
+pub use string_receiver::{StringCore, StringProtocol, StringReceiver, Strings};
 
 /// The bytes fed to a core and not yet handed out as frames.
 ///

@@ -36,9 +36,12 @@
 
 use std::{fmt, rc::Rc};
 
-use super::deliver::{deliver, Deliver};
-use super::{FrameParser, IntPrefixedError, IntPrefixedParser, LengthPrefix, NetstringParser};
-use crate::net::{CloseReason, Protocol, Transport};
+use self::sealed::Encoding;
+use super::{
+    FrameHandler, FrameParser, Framed, IntPrefixedError, IntPrefixedParser, LengthPrefix,
+    NetstringParser,
+};
+use crate::net::{CloseReason, Transport};
 
 /// What a framed protocol does with its frames.
 pub trait StringReceiver: 'static {
@@ -63,11 +66,43 @@ pub trait StringReceiver: 'static {
     }
 }
 
-/// How frames are written on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Encoding {
-    Prefixed(LengthPrefix),
-    Netstring,
+/// A core whose frames a [`StringReceiver`] handles: [`IntPrefixedParser`] or
+/// [`NetstringParser`] (sealed: the [`Strings`] handle must know how to write its frames).
+pub trait StringCore:
+    sealed::Encodes + for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static
+{
+}
+
+impl StringCore for IntPrefixedParser {}
+
+impl StringCore for NetstringParser {}
+
+mod sealed {
+    use super::{IntPrefixedParser, LengthPrefix, NetstringParser};
+
+    /// How a [`StringCore`](super::StringCore)'s frames are written.
+    pub trait Encodes {
+        fn encoding(&self) -> Encoding;
+    }
+
+    /// How frames are written on the wire.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Encoding {
+        Prefixed(LengthPrefix),
+        Netstring,
+    }
+
+    impl Encodes for IntPrefixedParser {
+        fn encoding(&self) -> Encoding {
+            Encoding::Prefixed(self.prefix())
+        }
+    }
+
+    impl Encodes for NetstringParser {
+        fn encoding(&self) -> Encoding {
+            Encoding::Netstring
+        }
+    }
 }
 
 /// The handle a [`StringReceiver`] sends frames with; clones share the connection.
@@ -123,25 +158,16 @@ impl fmt::Debug for Strings {
     }
 }
 
-/// A [`StringReceiver`] as a [`Protocol`], over a length-prefix
-/// ([`int_prefixed`](StringProtocol::int_prefixed)) or netstring
+/// A [`StringReceiver`] as a [`Protocol`](crate::net::Protocol): the [`Framed`] adapter
+/// over a length-prefix ([`int_prefixed`](StringProtocol::int_prefixed)) or netstring
 /// ([`netstring`](StringProtocol::netstring)) core.
-pub struct StringProtocol<H, P = IntPrefixedParser> {
-    handler: H,
-    parser: P,
-    encoding: Encoding,
-    strings: Option<Strings>,
-}
+pub type StringProtocol<H, P = IntPrefixedParser> = Framed<H, P>;
 
-impl<H: StringReceiver> StringProtocol<H, IntPrefixedParser> {
+impl<H: StringReceiver> Framed<H, IntPrefixedParser> {
     /// Frames with a big-endian length prefix of `prefix`'s width, bodies of at most
     /// `int_prefixed::DEFAULT_MAX_LENGTH` bytes (Twisted's `IntNStringReceiver`).
     pub fn int_prefixed(handler: H, prefix: LengthPrefix) -> Self {
-        StringProtocol::over(
-            handler,
-            IntPrefixedParser::new(prefix),
-            Encoding::Prefixed(prefix),
-        )
+        Framed::over(handler, IntPrefixedParser::new(prefix))
     }
 
     /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
@@ -151,11 +177,11 @@ impl<H: StringReceiver> StringProtocol<H, IntPrefixedParser> {
     }
 }
 
-impl<H: StringReceiver> StringProtocol<H, NetstringParser> {
+impl<H: StringReceiver> Framed<H, NetstringParser> {
     /// Netstrings (`3:abc,`), of at most `netstring::DEFAULT_MAX_LENGTH` bytes
     /// (Twisted's `NetstringReceiver`).
     pub fn netstring(handler: H) -> Self {
-        StringProtocol::over(handler, NetstringParser::new(), Encoding::Netstring)
+        Framed::over(handler, NetstringParser::new())
     }
 
     /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
@@ -165,84 +191,42 @@ impl<H: StringReceiver> StringProtocol<H, NetstringParser> {
     }
 }
 
-impl<H, P> StringProtocol<H, P> {
-    fn over(handler: H, parser: P, encoding: Encoding) -> Self {
-        StringProtocol {
-            handler,
-            parser,
+impl<H: StringReceiver, P: StringCore> FrameHandler<P> for H {
+    type Handle = Strings;
+
+    fn handle(parser: &P, transport: Rc<dyn Transport>) -> Strings {
+        let encoding = parser.encoding();
+        Strings {
+            transport,
             encoding,
-            strings: None,
         }
     }
 
-    /// The wrapped handler.
-    pub fn handler(&self) -> &H {
-        &self.handler
-    }
-}
-
-impl<H, P> Protocol for StringProtocol<H, P>
-where
-    H: StringReceiver,
-    P: for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static,
-{
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        let strings = Strings {
-            transport,
-            encoding: self.encoding,
-        };
-        self.handler.connection_made(&strings);
-        self.strings = Some(strings);
+    fn transport(strings: &Strings) -> &Rc<dyn Transport> {
+        &strings.transport
     }
 
-    fn data_received(&mut self, data: &[u8]) {
-        let Some(strings) = self.strings.clone() else {
-            return;
-        };
-        let mut to = ToHandler {
-            handler: &mut self.handler,
-            strings: &strings,
-        };
-        deliver(&mut self.parser, &strings.transport, data, &mut to);
+    fn connection_made(&mut self, strings: &Strings) {
+        StringReceiver::connection_made(self, strings);
+    }
+
+    fn frame(&mut self, strings: &Strings, frame: &[u8]) {
+        self.string_received(strings, frame);
+    }
+
+    fn too_long(&mut self, strings: &Strings, len: usize) {
+        self.length_limit_exceeded(strings, len);
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
-        self.strings = None;
-        self.handler.connection_lost(reason);
-    }
-}
-
-/// Hands a core's frames to a [`StringReceiver`].
-struct ToHandler<'a, H> {
-    handler: &'a mut H,
-    strings: &'a Strings,
-}
-
-impl<H, P> Deliver<P> for ToHandler<'_, H>
-where
-    H: StringReceiver,
-    P: for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static,
-{
-    fn frame(&mut self, frame: &[u8]) {
-        self.handler.string_received(self.strings, frame);
-    }
-
-    fn too_long(&mut self, len: usize) {
-        self.handler.length_limit_exceeded(self.strings, len);
-    }
-}
-
-impl<H, P> fmt::Debug for StringProtocol<H, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StringProtocol")
-            .field("encoding", &self.encoding)
-            .finish_non_exhaustive()
+        StringReceiver::connection_lost(self, reason);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Protocol;
     use crate::testing::StringTransport;
 
     #[derive(Default)]
@@ -261,20 +245,12 @@ mod tests {
         }
     }
 
-    fn feed<P>(
-        mut protocol: StringProtocol<Collect, P>,
+    fn feed<P: StringCore>(
+        protocol: StringProtocol<Collect, P>,
         input: &[u8],
         split: usize,
-    ) -> (Collect, Rc<StringTransport>)
-    where
-        StringProtocol<Collect, P>: Protocol,
-    {
-        let transport = StringTransport::new();
-        protocol.connection_made(transport.clone());
-        for chunk in input.chunks(split) {
-            protocol.data_received(chunk);
-        }
-        (protocol.handler, transport)
+    ) -> (Collect, Rc<StringTransport>) {
+        protocol.feed_in_reads(input, split)
     }
 
     #[test]
@@ -304,13 +280,10 @@ mod tests {
     }
 
     /// What `send_string(b"ok")` writes, and in how many writes.
-    fn sent<P>(mut protocol: StringProtocol<Collect, P>) -> (Vec<u8>, usize)
-    where
-        StringProtocol<Collect, P>: Protocol,
-    {
+    fn sent<P: StringCore>(mut protocol: StringProtocol<Collect, P>) -> (Vec<u8>, usize) {
         let transport = StringTransport::new();
         protocol.connection_made(transport.clone());
-        protocol.strings.as_ref().unwrap().send_string(b"ok");
+        protocol.handle.as_ref().unwrap().send_string(b"ok");
         (transport.value(), transport.write_count())
     }
 
