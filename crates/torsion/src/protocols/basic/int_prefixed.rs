@@ -3,7 +3,7 @@
 //! `Int32StringReceiver`), and the encoder that writes them.
 //!
 //! ```
-//! use torsion::protocols::basic::{IntPrefixedParser, LengthPrefix};
+//! use torsion::protocols::basic::{FrameParser, IntPrefixedParser, LengthPrefix};
 //! let mut parser = IntPrefixedParser::new(LengthPrefix::U32);
 //! parser.feed(b"\0\0\0\x02hi\0\0\0\x00");
 //! assert_eq!(parser.next_frame(), Ok(Some(&b"hi"[..])));
@@ -160,18 +160,18 @@ impl IntPrefixedParser {
         self
     }
 
-    /// The longest body accepted.
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
     /// The width of the length prefix.
     pub fn prefix(&self) -> LengthPrefix {
         self.prefix
     }
+}
+
+impl FrameParser for IntPrefixedParser {
+    type Frame<'a> = &'a [u8];
+    type Error = IntPrefixedError;
 
     /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
-    pub fn feed(&mut self, data: &[u8]) {
+    fn feed(&mut self, data: &[u8]) {
         if !matches!(self.state, State::Failed(_)) {
             self.buffer.extend(data);
         }
@@ -179,7 +179,7 @@ impl IntPrefixedParser {
 
     /// The next frame's body; `Ok(None)` when more bytes are needed. After an `Err`, every
     /// call returns the same error.
-    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
+    fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
         let len = match &self.state {
             State::Failed(error) => return Err(error.clone()),
             State::InBody { len } => *len,
@@ -215,27 +215,11 @@ impl IntPrefixedParser {
     }
 
     /// The bytes buffered and not yet handed out (a consumed prefix is not among them).
-    pub fn buffered(&self) -> &[u8] {
+    fn buffered(&self) -> &[u8] {
         self.buffer.pending()
     }
-}
 
-impl FrameParser for IntPrefixedParser {
-    type Frame<'a> = &'a [u8];
-    type Error = IntPrefixedError;
-
-    fn feed(&mut self, data: &[u8]) {
-        IntPrefixedParser::feed(self, data);
-    }
-
-    fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
-        IntPrefixedParser::next_frame(self)
-    }
-
-    fn buffered(&self) -> &[u8] {
-        IntPrefixedParser::buffered(self)
-    }
-
+    /// The longest body accepted.
     fn max_length(&self) -> usize {
         self.max_length
     }

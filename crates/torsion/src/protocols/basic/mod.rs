@@ -2,7 +2,7 @@
 //! (Twisted's `twisted.protocols.basic`), with no sockets and no reactor.
 //!
 //! ```
-//! use torsion::protocols::basic::{IntPrefixedParser, LengthPrefix};
+//! use torsion::protocols::basic::{FrameParser, IntPrefixedParser, LengthPrefix};
 //! let mut frames = IntPrefixedParser::new(LengthPrefix::U16);
 //! let wire = LengthPrefix::U16.encode(b"hello").unwrap();
 //! frames.feed(&wire[..3]); // a read can end anywhere
@@ -19,7 +19,7 @@
 //!
 //! # One shape for every core
 //!
-//! Each core is driven the same way, the [`FrameParser`] trait: [`feed`](LineParser::feed)
+//! Each core is driven the same way, the [`FrameParser`] trait: [`feed`](FrameParser::feed)
 //! it the bytes of a read, then call `next_frame` until it returns `Ok(None)` ("feed me
 //! more"). `Err` means the peer sent
 //! something that must be rejected; the core then stays failed (every later `next_frame`

@@ -2,7 +2,7 @@
 //! `NetstringReceiver`), and the encoder that writes them.
 //!
 //! ```
-//! use torsion::protocols::basic::{encode_netstring, NetstringError, NetstringParser};
+//! use torsion::protocols::basic::{encode_netstring, FrameParser, NetstringError, NetstringParser};
 //! let mut parser = NetstringParser::new();
 //! parser.feed(&encode_netstring(b"hello")); // b"5:hello,"
 //! parser.feed(b"0:,");
@@ -101,59 +101,6 @@ impl NetstringParser {
         self
     }
 
-    /// The longest payload accepted.
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
-    /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
-    pub fn feed(&mut self, data: &[u8]) {
-        if !matches!(self.state, State::Failed(_)) {
-            self.buffer.extend(data);
-        }
-    }
-
-    /// The next payload; `Ok(None)` when more bytes are needed. After an `Err`, every call
-    /// returns the same error.
-    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, NetstringError> {
-        let len = match self.state {
-            State::Failed(ref error) => return Err(error.clone()),
-            State::InPayload { len } => len,
-            State::AwaitingLength { len, digits } => {
-                let (used, length) =
-                    read_length(self.buffer.pending(), len, digits, self.max_length);
-                match length {
-                    Length::Invalid(error) => return Err(self.fail(error)),
-                    Length::Partial { len, digits } => {
-                        self.buffer.take(used);
-                        self.state = State::AwaitingLength { len, digits };
-                        return Ok(None);
-                    }
-                    Length::Complete(len) => {
-                        self.buffer.take(used);
-                        len
-                    }
-                }
-            }
-        };
-        // The payload, then its comma at index `len`.
-        let Some(&after) = self.buffer.pending().get(len) else {
-            self.state = State::InPayload { len };
-            return Ok(None);
-        };
-        if after != b',' {
-            return Err(self.fail(NetstringError::MissingComma { byte: after }));
-        }
-        self.state = State::AwaitingLength { len: 0, digits: 0 };
-        let frame = self.buffer.take(len.saturating_add(1));
-        Ok(Some(frame.get(..len).unwrap_or_default()))
-    }
-
-    /// The bytes buffered and not yet handed out (consumed length digits are not among them).
-    pub fn buffered(&self) -> &[u8] {
-        self.buffer.pending()
-    }
-
     /// Fails the parser: drop the buffer, remember the error.
     fn fail(&mut self, error: NetstringError) -> NetstringError {
         self.buffer.clear();
@@ -200,18 +147,55 @@ impl FrameParser for NetstringParser {
     type Frame<'a> = &'a [u8];
     type Error = NetstringError;
 
+    /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
     fn feed(&mut self, data: &[u8]) {
-        NetstringParser::feed(self, data);
+        if !matches!(self.state, State::Failed(_)) {
+            self.buffer.extend(data);
+        }
     }
 
+    /// The next payload; `Ok(None)` when more bytes are needed. After an `Err`, every call
+    /// returns the same error.
     fn next_frame(&mut self) -> Result<Option<&[u8]>, NetstringError> {
-        NetstringParser::next_frame(self)
+        let len = match self.state {
+            State::Failed(ref error) => return Err(error.clone()),
+            State::InPayload { len } => len,
+            State::AwaitingLength { len, digits } => {
+                let (used, length) =
+                    read_length(self.buffer.pending(), len, digits, self.max_length);
+                match length {
+                    Length::Invalid(error) => return Err(self.fail(error)),
+                    Length::Partial { len, digits } => {
+                        self.buffer.take(used);
+                        self.state = State::AwaitingLength { len, digits };
+                        return Ok(None);
+                    }
+                    Length::Complete(len) => {
+                        self.buffer.take(used);
+                        len
+                    }
+                }
+            }
+        };
+        // The payload, then its comma at index `len`.
+        let Some(&after) = self.buffer.pending().get(len) else {
+            self.state = State::InPayload { len };
+            return Ok(None);
+        };
+        if after != b',' {
+            return Err(self.fail(NetstringError::MissingComma { byte: after }));
+        }
+        self.state = State::AwaitingLength { len: 0, digits: 0 };
+        let frame = self.buffer.take(len.saturating_add(1));
+        Ok(Some(frame.get(..len).unwrap_or_default()))
     }
 
+    /// The bytes buffered and not yet handed out (consumed length digits are not among them).
     fn buffered(&self) -> &[u8] {
-        NetstringParser::buffered(self)
+        self.buffer.pending()
     }
 
+    /// The longest payload accepted.
     fn max_length(&self) -> usize {
         self.max_length
     }
