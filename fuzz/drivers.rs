@@ -9,8 +9,8 @@
 
 use torsion::endpoints::{ClientEndpoint, ServerEndpoint};
 use torsion::protocols::basic::{
-    encode_netstring_into, IntPrefixedError, IntPrefixedParser, LengthPrefix, LineError, LineFrame,
-    LineParser, NetstringError, NetstringParser,
+    encode_netstring_into, FrameParser, IntPrefixedParser, LengthPrefix, LineError, LineFrame,
+    LineParser, NetstringParser,
 };
 
 /// Inputs up to this long are also split in two at every offset.
@@ -50,10 +50,7 @@ pub fn check_lines(input: &[u8]) {
             .expect("delimiter is not empty")
             .with_max_length(max)
     };
-    let reference = run_lines(make(), &[stream]);
-    for cut in cuts(stream) {
-        assert_eq!(run_lines(make(), &cut), reference, "cut {cut:?}");
-    }
+    same_for_every_cut(stream, |cut| run_lines(make(), cut));
 }
 
 /// Netstrings, with a limit of up to 255 bytes.
@@ -63,7 +60,7 @@ pub fn check_netstring(input: &[u8]) {
     };
     let max = usize::from(config);
     let make = || NetstringParser::new().with_max_length(max);
-    let reference = run_frames(make(), &[stream], max);
+    let reference = same_for_every_cut(stream, |cut| run_frames(make(), cut));
     // Netstrings have one encoding (no leading zeros): the frames are the input's prefix.
     let mut wire = Vec::new();
     for frame in &reference.frames {
@@ -75,10 +72,6 @@ pub fn check_netstring(input: &[u8]) {
         stream.starts_with(&wire),
         "frames do not re-encode to the input"
     );
-    for cut in cuts(stream) {
-        let outcome = run_frames(make(), &cut, max);
-        assert_eq!(outcome, reference, "cut {cut:?}");
-    }
 }
 
 /// Length-prefixed frames of 8, 16 or 32 bits, with a limit of up to 252 bytes.
@@ -93,7 +86,7 @@ pub fn check_int_prefixed(input: &[u8]) {
     };
     let max = usize::from(config / 3);
     let make = || IntPrefixedParser::new(prefix).with_max_length(max);
-    let reference = run_frames(make(), &[stream], max);
+    let reference = same_for_every_cut(stream, |cut| run_frames(make(), cut));
     let mut wire = Vec::new();
     for frame in &reference.frames {
         if let Event::Body(payload) = frame {
@@ -106,10 +99,19 @@ pub fn check_int_prefixed(input: &[u8]) {
         stream.starts_with(&wire),
         "frames do not re-encode to the input"
     );
+}
+
+/// Runs `stream` whole and in every cut of [`cuts`], checks that every cut gives what the
+/// whole stream gave, and returns that.
+fn same_for_every_cut<T: PartialEq + std::fmt::Debug>(
+    stream: &[u8],
+    run: impl Fn(&[&[u8]]) -> T,
+) -> T {
+    let reference = run(&[stream]);
     for cut in cuts(stream) {
-        let outcome = run_frames(make(), &cut, max);
-        assert_eq!(outcome, reference, "cut {cut:?}");
+        assert_eq!(run(&cut), reference, "cut {cut:?}");
     }
+    reference
 }
 
 /// The cuts tried for one stream, besides feeding it whole.
@@ -164,7 +166,7 @@ fn run_lines(mut parser: LineParser, chunks: &[&[u8]]) -> Outcome<LineError> {
                 None => {
                     if !parser.is_raw_mode() {
                         // Memory stays bounded: at most a line and a partial delimiter.
-                        let bound = max + delimiter.len() - 1;
+                        let bound = parser.max_buffered();
                         assert!(parser.buffered().len() <= bound, "buffer past {bound}");
                     }
                     break;
@@ -220,71 +222,17 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The two frame parsers, seen the same way by [`run_frames`].
-trait FrameParser {
-    type Error: std::fmt::Debug + PartialEq;
-    fn feed_bytes(&mut self, data: &[u8]);
-    fn next(&mut self) -> Result<Option<&[u8]>, Self::Error>;
-    fn buffered(&self) -> &[u8];
-    /// The most a drained parser may hold with limit `max`.
-    fn bound(&self, max: usize) -> usize;
-    /// The length and limit in a too-long error.
-    fn too_long(error: &Self::Error) -> Option<(usize, usize)>;
-}
-
-impl FrameParser for NetstringParser {
-    type Error = NetstringError;
-    fn feed_bytes(&mut self, data: &[u8]) {
-        self.feed(data);
-    }
-    fn next(&mut self) -> Result<Option<&[u8]>, NetstringError> {
-        self.next_frame()
-    }
-    fn buffered(&self) -> &[u8] {
-        NetstringParser::buffered(self)
-    }
-    fn bound(&self, max: usize) -> usize {
-        // Length digits are consumed as they come: only a payload waits here.
-        max
-    }
-    fn too_long(error: &NetstringError) -> Option<(usize, usize)> {
-        match error {
-            NetstringError::FrameTooLong { len, max } => Some((*len, *max)),
-            _ => None,
-        }
-    }
-}
-
-impl FrameParser for IntPrefixedParser {
-    type Error = IntPrefixedError;
-    fn feed_bytes(&mut self, data: &[u8]) {
-        self.feed(data);
-    }
-    fn next(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
-        self.next_frame()
-    }
-    fn buffered(&self) -> &[u8] {
-        IntPrefixedParser::buffered(self)
-    }
-    fn bound(&self, max: usize) -> usize {
-        // A partial prefix, or a body no longer than the limit.
-        max.max(self.prefix().width())
-    }
-    fn too_long(error: &IntPrefixedError) -> Option<(usize, usize)> {
-        match error {
-            IntPrefixedError::FrameTooLong { len, max } => Some((*len, *max)),
-            _ => None,
-        }
-    }
-}
-
 /// Feeds `chunks` one read at a time, draining frames after each.
-fn run_frames<P: FrameParser>(mut parser: P, chunks: &[&[u8]], max: usize) -> Outcome<P::Error> {
+fn run_frames<P>(mut parser: P, chunks: &[&[u8]]) -> Outcome<P::Error>
+where
+    P: for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static,
+{
+    let max = parser.max_length();
     let mut frames = Vec::new();
     for chunk in chunks {
-        parser.feed_bytes(chunk);
+        parser.feed(chunk);
         loop {
-            match parser.next() {
+            match parser.next_frame() {
                 Ok(Some(frame)) => {
                     assert!(
                         frame.len() <= max,
@@ -294,7 +242,7 @@ fn run_frames<P: FrameParser>(mut parser: P, chunks: &[&[u8]], max: usize) -> Ou
                     frames.push(Event::Body(frame.to_vec()));
                 }
                 Ok(None) => {
-                    let bound = parser.bound(max);
+                    let bound = parser.max_buffered();
                     assert!(parser.buffered().len() <= bound, "buffer past {bound}");
                     break;
                 }
@@ -303,10 +251,10 @@ fn run_frames<P: FrameParser>(mut parser: P, chunks: &[&[u8]], max: usize) -> Ou
                         assert!(len > limit && limit == max, "bad too-long error {error:?}");
                     }
                     assert_eq!(parser.buffered(), b"", "a failed parser keeps nothing");
-                    parser.feed_bytes(b"more");
-                    let again = parser.next().map(|f| f.map(<[u8]>::to_vec));
+                    parser.feed(b"more");
+                    let again = parser.next_frame().map(|f| f.map(<[u8]>::to_vec));
                     assert_eq!(again, Err(error), "errors are sticky");
-                    let error = parser.next().err();
+                    let error = parser.next_frame().err();
                     return Outcome {
                         frames,
                         error,

@@ -15,6 +15,7 @@
 
 use std::{io::Write, process::ExitCode};
 
+use torsion::defer::ok;
 use torsion::{defer::gather_results, task::react_with, Deferred, Failure, Reactor};
 use torsion_web::client::{
     Agent, ContentDecoder, CookieAgent, CookieJar, HttpClient, RedirectAgent, Response,
@@ -74,7 +75,7 @@ fn fetch(client: &HttpClient, url: String) -> Deferred<bool> {
             let status = response.status();
             response.body().add_callback(move |body: Vec<u8>| {
                 say(format!("{status} {url} {} bytes", body.len()));
-                Ok::<_, Failure>(true)
+                ok(true)
             })
         })
         .add_errback(move |failure: Failure| {

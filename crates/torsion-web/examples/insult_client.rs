@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use torsion::defer::ok;
 use torsion::{
     defer::gather_results, endpoints::ClientEndpoint, task::react_with, Failure, Reactor,
 };
@@ -67,7 +68,7 @@ fn insult_everyone(reactor: &Reactor, url: &str, n: usize) -> torsion::Deferred<
             .request("GET", url, RequestHeaders::new(), Body::Empty)
             .add_callback(|response: Response| response.text())
             .add_callbacks(
-                |insult: String| Ok::<_, Failure>(Some(insult)),
+                |insult: String| ok(Some(insult)),
                 |failure: Failure| {
                     eprintln!("request failed: {failure}");
                     Ok(None)

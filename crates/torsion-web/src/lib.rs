@@ -11,12 +11,12 @@
 //! Fetching a URL (treq's `get`), with the body read whole:
 //!
 //! ```no_run
-//! use torsion::{task::react, Failure};
+//! use torsion::{defer::ok, task::react};
 //! use torsion_web::client::{get, Response};
 //! react(|reactor| {
 //!     get(reactor, "http://127.0.0.1:8080/")
 //!         .add_callback(|response: Response| response.text())
-//!         .add_callback(|text: String| Ok::<_, Failure>(println!("{text}")))
+//!         .add_callback(|text: String| ok(println!("{text}")))
 //! });
 //! ```
 //!

@@ -6,6 +6,7 @@ mod client_support;
 
 use std::time::Duration;
 
+use torsion::defer;
 use torsion::{
     defer::{gather_results, Cancelled},
     net::ConnectError,
@@ -187,7 +188,7 @@ fn cancelling_a_request_closes_its_connection() {
     let agent = Agent::new(&reactor);
     let request = agent.request("GET", &server.url("/"), RequestHeaders::new(), Body::Empty);
     let cancel = request.canceller();
-    let _ = server.next_close().add_callback(|_| Ok::<_, Failure>(()));
+    let _ = server.next_close().add_callback(|_| defer::ok(()));
     reactor.call_later(Duration::from_millis(10), move || cancel.cancel());
     let failure = wait(&reactor, request).unwrap_err();
     assert!(failure.check::<Cancelled>().is_some(), "{failure}");

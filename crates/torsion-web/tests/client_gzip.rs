@@ -5,6 +5,7 @@ mod client_support;
 use std::io::Write;
 
 use flate2::{write::GzEncoder, Compression};
+use torsion::defer;
 use torsion_web::client::{
     Agent, Body, ContentDecoder, RequestError, RequestHeaders, Requester, Response,
 };
@@ -47,7 +48,7 @@ fn gzip_is_asked_for_and_undone() {
                 .request("GET", &plain, RequestHeaders::new(), Body::Empty)
                 .await?;
             assert_eq!(response.body().await?, b"plain");
-            Ok::<_, torsion::Failure>(body)
+            defer::ok(body)
         }
     });
     assert_eq!(wait(&reactor, done).unwrap(), text);

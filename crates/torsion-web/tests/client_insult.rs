@@ -5,7 +5,8 @@ mod client_support;
 
 use std::{cell::Cell, time::Duration};
 
-use torsion::{defer::gather_results, Failure};
+use torsion::defer::gather_results;
+use torsion::defer::ok;
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
 use client_support::{reactor, response, wait, Reply, Server};
@@ -49,6 +50,6 @@ fn two_hundred_slow_requests_wait_together() {
         "every request had its own connection at once"
     );
     let closed = agent.close_cached_connections();
-    wait(&reactor, closed.add_callback(|()| Ok::<_, Failure>(()))).unwrap();
+    wait(&reactor, closed.add_callback(|()| ok(()))).unwrap();
     server.finish();
 }

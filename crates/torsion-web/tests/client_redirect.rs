@@ -3,7 +3,7 @@
 
 mod client_support;
 
-use torsion::Failure;
+use torsion::defer;
 use torsion_web::client::{
     Agent, Body, RedirectAgent, RequestError, RequestHeaders, Requester, Response,
 };
@@ -87,7 +87,7 @@ fn see_other_turns_a_post_into_a_get_and_307_keeps_it() {
                 .request("POST", &upload, headers, Body::from("data"))
                 .await?;
             assert_eq!(response.body().await?, b"POST data");
-            Ok::<_, Failure>(())
+            defer::ok(())
         }
     });
     wait(&reactor, done).unwrap();
@@ -128,7 +128,7 @@ fn credentials_are_dropped_when_a_redirect_leaves_the_origin() {
             assert_eq!(response.body().await?, b"here");
             let response = agent.request("GET", &away, headers, Body::Empty).await?;
             assert_eq!(response.body().await?, b"elsewhere");
-            Ok::<_, Failure>(())
+            defer::ok(())
         }
     });
     wait(&reactor, done).unwrap();

@@ -3,7 +3,8 @@
 
 mod client_support;
 
-use torsion::{defer::gather_results, Failure};
+use torsion::defer;
+use torsion::defer::gather_results;
 use torsion_web::client::{delete, get, head, post, put, HttpClient, Response};
 
 use client_support::{ok, reactor, response, wait, Reply, Server};
@@ -31,7 +32,7 @@ fn each_method_sends_what_it_says() {
         let response = head(&r, &url).await?;
         assert_eq!(response.status(), 200);
         seen.push(response.text().await?);
-        Ok::<_, Failure>(seen)
+        defer::ok(seen)
     });
     let seen = wait(&reactor, done).unwrap();
     assert_eq!(
@@ -62,7 +63,7 @@ fn several_urls_at_once_gathered() {
     let server = Server::start(&reactor, |seen| ok(seen.target.as_bytes()));
     let urls: Vec<String> = (1..=3).map(|i| server.url(&format!("/{i}"))).collect();
     let codes = urls.iter().map(|url| {
-        get(&reactor, url).add_callback(|response: Response| Ok::<_, Failure>(response.status()))
+        get(&reactor, url).add_callback(|response: Response| defer::ok(response.status()))
     });
     assert_eq!(
         wait(&reactor, gather_results(codes)).unwrap(),
@@ -84,7 +85,7 @@ fn an_http_client_keeps_its_connection() {
             for _ in 0..3 {
                 assert_eq!(client.get(&url).await?.text().await?, "again");
             }
-            Ok::<_, Failure>(())
+            defer::ok(())
         }
     });
     wait(&reactor, done).unwrap();

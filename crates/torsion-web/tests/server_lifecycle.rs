@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use torsion::defer::ok;
 use torsion::net::{CloseReason, Protocol, ProtocolFactory, Transport};
 use torsion::testing::{Clock, StringTransport};
 use torsion::{Deferred, Failure};
@@ -124,7 +125,7 @@ fn a_client_that_leaves_mid_response_is_noticed_and_never_written_to() {
                 request2.write(b"too late");
                 seen.writes_dropped.set(request2.is_disconnected());
                 request2.finish();
-                Ok::<(), Failure>(())
+                ok(())
             });
         Render::Later
     }));

@@ -16,7 +16,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use torsion::defer::{gather_results, succeed, Deferred, Failure};
+use torsion::defer::{gather_results, ok, succeed, Deferred};
 use torsion::Reactor;
 
 fn chain_of_ten(c: &mut Criterion) {
@@ -93,7 +93,7 @@ fn await_deferreds(c: &mut Criterion) {
                 for i in 0..10u64 {
                     n += succeed(black_box(i)).await?;
                 }
-                Ok::<_, Failure>(n)
+                ok(n)
             });
             black_box(d.try_result().ok())
         })

@@ -11,7 +11,7 @@
 use std::{cell::RefCell, process::ExitCode, rc::Rc};
 
 use torsion::{
-    net::{factory_fn, CloseReason, Protocol},
+    net::{factory_fn, CloseReason},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
@@ -67,8 +67,7 @@ fn run() -> Result<ExitCode, Failed> {
             id: next.get(),
             room: room.clone(),
         };
-        let protocol = LineProtocol::new(chatter).with_delimiter(b"\n").ok()?;
-        Some(Box::new(protocol) as Box<dyn Protocol>)
+        LineProtocol::new(chatter).with_delimiter(b"\n").ok()
     });
     let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))

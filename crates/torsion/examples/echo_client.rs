@@ -18,10 +18,11 @@ use std::{
 };
 
 use torsion::{
+    defer::ok,
     endpoints::client_from_string,
     net::{Address, CloseReason, Protocol, ProtocolFactory},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
-    Failure, Reactor,
+    Reactor,
 };
 
 #[path = "common/net.rs"]
@@ -141,7 +142,7 @@ fn run() -> Result<ExitCode, Failed> {
                 SESSION.with(|s| s.borrow_mut().failed = Some(failure.to_string()));
                 reactor.stop();
             }
-            Ok::<(), Failure>(())
+            ok(())
         }
     });
     read_stdin_on_a_thread(&reactor);

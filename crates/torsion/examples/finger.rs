@@ -11,7 +11,7 @@
 use std::{collections::HashMap, process::ExitCode, rc::Rc};
 
 use torsion::{
-    net::{factory_fn, Protocol},
+    net::factory_fn,
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
@@ -61,7 +61,7 @@ fn run() -> Result<ExitCode, Failed> {
         let finger = Finger {
             users: users.clone(),
         };
-        Some(Box::new(LineProtocol::new(finger)) as Box<dyn Protocol>)
+        Some(LineProtocol::new(finger))
     });
     let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use torsion::{
-    net::{factory_fn, Protocol},
+    net::factory_fn,
     protocols::basic::{LineProtocol, LineReceiver, Lines, DEFAULT_MAX_LINE_LENGTH},
 };
 
@@ -44,9 +44,8 @@ fn run() -> Result<ExitCode, Failed> {
         None => DEFAULT_MAX_LINE_LENGTH,
     };
     let reactor = net::reactor()?;
-    let factory = factory_fn(move |_| {
-        Some(Box::new(LineProtocol::new(LineEcho).with_max_length(max_length)) as Box<dyn Protocol>)
-    });
+    let factory =
+        factory_fn(move |_| Some(LineProtocol::new(LineEcho).with_max_length(max_length)));
     let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

@@ -14,8 +14,8 @@ mod args;
 use std::{cell::Cell, rc::Rc, time::Duration};
 
 use torsion::{
+    defer::ok,
     task::{react, LoopingCall},
-    Failure,
 };
 
 const TICKS: u32 = 5;
@@ -44,7 +44,7 @@ fn main() {
                         call.stop()?;
                     }
                 }
-                Ok::<_, Failure>(())
+                ok(())
             }
         });
         this.set(Some(call.clone()));

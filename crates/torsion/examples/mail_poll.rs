@@ -15,6 +15,7 @@ mod mail;
 
 use std::{cell::RefCell, path::PathBuf, process::ExitCode, rc::Rc, time::Duration};
 
+use torsion::defer::ok;
 use torsion::{
     defer::{Deferred, Resolver},
     DelayedCall, Failure, Reactor,
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
             // The mail may be there before the reactor runs: stop once it does.
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     reactor.run();

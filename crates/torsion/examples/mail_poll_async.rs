@@ -20,6 +20,7 @@ mod mail;
 
 use std::{cell::RefCell, path::Path, process::ExitCode, rc::Rc, time::Duration};
 
+use torsion::defer::ok;
 use torsion::{task::defer_later, Failure, Reactor};
 
 fn main() -> ExitCode {
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
             // The mail may be there before the reactor runs: stop once it does.
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     reactor.run();
@@ -86,6 +87,6 @@ async fn wait_for_mail(
         if path.is_file() {
             return Ok(mail::read_mail(path)?);
         }
-        defer_later(reactor, interval, || Ok::<_, Failure>(())).await?;
+        defer_later(reactor, interval, || ok(())).await?;
     }
 }

@@ -15,6 +15,7 @@ use std::{
 };
 
 use socket2::{Domain, Socket, Type};
+use torsion::defer::ok;
 use torsion::{
     defer::{succeed, Deferred},
     endpoints::{
@@ -269,7 +270,7 @@ fn a_failed_connect_names_the_host_and_every_address(reactor: Reactor) {
             move |result: Result<Rc<dyn Transport>, Failure>| {
                 *failure.borrow_mut() = result.err();
                 reactor.stop();
-                Ok::<(), Failure>(())
+                ok(())
             }
         });
     support::run(&reactor);

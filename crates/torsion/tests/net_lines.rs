@@ -11,7 +11,7 @@ use std::{
 };
 
 use torsion::{
-    net::{CloseReason, Protocol, StreamNetwork, TcpListenOptions},
+    net::{CloseReason, StreamNetwork, TcpListenOptions},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
     Reactor,
 };
@@ -44,7 +44,7 @@ fn a_line_past_the_limit_closes_the_connection_before_its_end_arrives(reactor: R
                 let echo = LineEcho {
                     reactor: reactor2.clone(),
                 };
-                Box::new(LineProtocol::new(echo).with_max_length(16)) as Box<dyn Protocol>
+                Box::new(LineProtocol::new(echo).with_max_length(16))
             })),
             TcpListenOptions::default().interface("127.0.0.1"),
         )

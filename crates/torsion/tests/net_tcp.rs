@@ -261,7 +261,7 @@ fn a_refusing_factory_closes_the_connection(reactor: Reactor) {
     let port = reactor
         .listen_tcp(
             0,
-            Rc::new(factory_fn(|_| None)),
+            Rc::new(factory_fn(|_| None::<Box<dyn Protocol>>)),
             TcpListenOptions::default().interface("127.0.0.1"),
         )
         .unwrap();

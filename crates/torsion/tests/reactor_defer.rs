@@ -8,6 +8,7 @@ use std::{
     time::Duration,
 };
 
+use torsion::defer::ok;
 use torsion::{
     defer::{Cancelled, Deferred, Panicked, TimedOut},
     reactor::{Phase, SystemEvent},
@@ -46,7 +47,7 @@ fn ensure_deferred_runs_at_once_up_to_its_first_wait(reactor: Reactor) {
             steps.borrow_mut().push("before");
             wait.await?;
             steps.borrow_mut().push("after");
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     assert_eq!(*steps.borrow(), ["before"]);
@@ -64,7 +65,7 @@ fn ensure_deferred_fires_with_the_futures_result(reactor: Reactor) {
     let answer = run_test_on(&reactor, LIMIT, |reactor| {
         let (wait, resolver) = Deferred::<u32>::new();
         reactor.call_later(TICK, move || resolver.callback(41).unwrap());
-        async move { Ok::<_, Failure>(wait.await? + 1) }
+        async move { ok(wait.await? + 1) }
     });
     assert_eq!(answer, 42);
 }
@@ -96,7 +97,7 @@ fn cancelling_cancels_the_awaited_deferred_and_the_future_may_recover(reactor: R
     let (wait, _resolver) = Deferred::<u32>::new();
     let d = reactor.ensure_deferred(async move {
         match wait.await {
-            Err(f) if f.check::<Cancelled>().is_some() => Ok::<_, Failure>(7),
+            Err(f) if f.check::<Cancelled>().is_some() => ok(7),
             other => other,
         }
     });

@@ -16,10 +16,10 @@ use std::{
 };
 
 use torsion::{
-    defer::Deferred,
+    defer::{ok, Deferred},
     reactor::{Backend, Interest, Phase, SystemEvent, DEFAULT_STALL_THRESHOLD},
     testing::CapturedEvent,
-    Failure, Reactor,
+    Reactor,
 };
 use tracing::Level;
 
@@ -190,7 +190,7 @@ fn a_callback_run_inside_a_stalling_one_is_not_blamed_for_its_time() {
             // Polled at once, under the watch, inside this callback.
             let _ = r.ensure_deferred(async move {
                 polled.set(true);
-                Ok::<_, Failure>(())
+                ok(())
             });
         }
     });
@@ -251,7 +251,7 @@ fn a_stall_in_a_resumed_future_names_where_it_became_a_deferred() {
     let _done = reactor.ensure_deferred(async move {
         wait.await?;
         hold_the_loop(Duration::from_millis(2));
-        Ok::<_, Failure>(())
+        ok(())
     });
     // A timer fires the Deferred; the future resumes inside it and holds the loop.
     reactor.call_later(TICK, move || resolver.callback(()).unwrap());
@@ -281,7 +281,7 @@ fn a_callback_run_outside_the_loop_times_itself() {
         let polled = polled.clone();
         let _ = reactor.ensure_deferred(async move {
             polled.set(true);
-            Ok::<_, Failure>(())
+            ok(())
         });
     });
     assert!(polled.get());

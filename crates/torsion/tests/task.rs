@@ -5,6 +5,7 @@ mod support;
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use support::{capture_logs, logged, run};
+use torsion::defer::ok;
 use torsion::{
     defer::{fail, succeed},
     task::{defer_later, react_with, Cooperator, LoopingCall, Slice},
@@ -40,7 +41,7 @@ fn a_looping_call_ticks_on_the_reactor_and_leaves_it_clean(reactor: Reactor) {
         let reactor = reactor.clone();
         move |()| {
             reactor.stop();
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     run(&reactor);
@@ -53,7 +54,7 @@ fn defer_later_fires_on_the_reactor(reactor: Reactor) {
         let reactor = reactor.clone();
         move || {
             reactor.stop();
-            Ok::<_, Failure>("later")
+            ok("later")
         }
     });
     run(&reactor);
@@ -76,7 +77,7 @@ fn a_cooperator_yields_the_loop_between_slices(reactor: Reactor) {
         let reactor = reactor.clone();
         move |()| {
             reactor.stop();
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     run(&reactor);
@@ -88,7 +89,7 @@ fn a_cooperator_yields_the_loop_between_slices(reactor: Reactor) {
 
 fn react_with_stops_when_main_fires_and_returns_its_outcome(reactor: Reactor) {
     let result = react_with(&reactor, |reactor| {
-        defer_later(reactor, Duration::from_millis(1), || Ok::<_, Failure>(()))
+        defer_later(reactor, Duration::from_millis(1), || ok(()))
     });
     assert!(result.is_ok());
     assert!(!reactor.running());

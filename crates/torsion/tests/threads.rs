@@ -15,6 +15,7 @@ use std::{
 };
 
 use support::{capture_logs, logged, run};
+use torsion::defer::ok;
 use torsion::{
     defer::{gather_results, succeed, Deferred, Panicked},
     reactor::{Phase, SystemEvent},
@@ -52,7 +53,7 @@ fn stop_when<T: 'static>(
         move |result| {
             *out.borrow_mut() = Some(result);
             reactor.stop();
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     out

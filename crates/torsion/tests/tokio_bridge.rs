@@ -13,7 +13,7 @@ use std::{
 };
 
 use torsion::{
-    defer::{Deferred, Failure, Panicked, Resolver},
+    defer::{ok, Deferred, Failure, Panicked, Resolver},
     testing::{failure_result_of, run_test},
     Reactor, ReactorHandle,
 };
@@ -107,7 +107,7 @@ fn a_tokio_future_runs_on_its_own_runtime_and_fires_a_deferred() {
             let slept = slept.await?;
             let failed = failed.await.unwrap_err().error_message();
             tokio.stop();
-            Ok::<_, Failure>(format!("{slept}; {failed}"))
+            ok(format!("{slept}; {failed}"))
         }
     });
     assert_eq!(answer, "slept in tokio; tokio said no");

@@ -2,7 +2,7 @@
 //! `HTTPConnectionPool`), with a request timeout Twisted's lacks.
 //!
 //! ```no_run
-//! use torsion::{task::react, Failure};
+//! use torsion::{defer::ok, task::react};
 //! use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 //! react(|reactor| {
 //!     let agent = Agent::new(reactor);
@@ -14,7 +14,7 @@
 //!         })
 //!         .add_callback(|body: Vec<u8>| {
 //!             println!("{} bytes", body.len());
-//!             Ok::<_, Failure>(())
+//!             ok(())
 //!         })
 //! });
 //! ```
@@ -69,6 +69,7 @@ use std::{
     time::Duration,
 };
 
+use torsion::defer::ok;
 use torsion::{
     defer::{fail, gather_results, Deferred, Resolver},
     endpoints::HostnameEndpoint,
@@ -260,7 +261,7 @@ impl Agent {
         for conn in &idle {
             conn.lose_connection();
         }
-        gather_results(closed).add_callback(|_| Ok::<_, Failure>(()))
+        gather_results(closed).add_callback(|_| ok(()))
     }
 
     /// Connections open or being opened to `host:port` (idle ones included).

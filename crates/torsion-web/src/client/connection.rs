@@ -19,7 +19,7 @@ use std::{
 };
 
 use torsion::{
-    defer::{CancelHandle, Deferred, Resolver},
+    defer::{ok, CancelHandle, Deferred, Resolver},
     endpoints::{ClientError, HostnameEndpoint, StreamClientEndpoint},
     net::{Address, CloseReason, ConnectError, Protocol, ProtocolFactory, Transport},
     DelayedCall, Failure, Reactor,
@@ -120,12 +120,12 @@ impl Conn {
             move |_| {
                 made.connecting.borrow_mut().take();
                 made.connected();
-                Ok::<_, Failure>(())
+                ok(())
             },
             move |failure| {
                 failed.connecting.borrow_mut().take();
                 failed.connect_failed(connect_failure(failure));
-                Ok::<_, Failure>(())
+                ok(())
             },
         );
     }

@@ -43,7 +43,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use torsion::defer::Deferred;
+use torsion::defer::{ok, Deferred};
 use torsion::Failure;
 
 use super::{Body, RequestHeaders, Requester, Response, Url};
@@ -501,7 +501,7 @@ impl<A: Requester + 'static> Requester for CookieAgent<A> {
                         tracing::debug!(target: "torsion_web::client", "{}: {error}", response.url());
                     }
                 }
-                Ok::<_, Failure>(response)
+                ok(response)
             })
     }
 }

@@ -25,6 +25,7 @@
 use std::{io::Write, rc::Rc};
 
 use flate2::write::GzDecoder;
+use torsion::defer::ok;
 use torsion::{defer::Deferred, Failure};
 
 use super::{Body, BodyConsumer, RequestError, RequestHeaders, Requester, Response};
@@ -96,7 +97,7 @@ impl<A: Requester + 'static> Requester for ContentDecoder<A> {
                         })
                     });
                 }
-                Ok::<_, Failure>(response)
+                ok(response)
             },
         )
     }

@@ -3,7 +3,7 @@
 //! (Twisted's `twisted.web.client` and treq).
 //!
 //! ```no_run
-//! use torsion::{task::react, Failure};
+//! use torsion::{defer::ok, task::react};
 //! use torsion_web::client::{get, Response};
 //!
 //! react(|reactor| {
@@ -14,7 +14,7 @@
 //!         })
 //!         .add_callback(|text: String| {
 //!             println!("{text}");
-//!             Ok::<_, Failure>(())
+//!             ok(())
 //!         })
 //! });
 //! ```
@@ -25,7 +25,7 @@
 //! once every fetch has (the same code is in the README, beside treq's):
 //!
 //! ```no_run
-//! use torsion::{defer::gather_results, task::react, Deferred, Failure, Reactor};
+//! use torsion::{defer::{gather_results, ok}, task::react, Deferred, Failure, Reactor};
 //! use torsion_web::client::{get, Response};
 //!
 //! fn get_url(reactor: &Reactor, url: &str) -> Deferred<()> {
@@ -34,7 +34,7 @@
 //!     get(reactor, &url)
 //!         .add_callback(move |resp: Response| {
 //!             println!("Got response code {} from {url}", resp.status());
-//!             Ok::<_, Failure>(())
+//!             ok(())
 //!         })
 //!         .add_errback(|failure: Failure| {
 //!             println!("Something failed: {}", failure.error_message());
@@ -44,7 +44,7 @@
 //!
 //! react(|reactor| {
 //!     let urls = ["http://example.com/", "http://example.org/", "http://example.net/"];
-//!     gather_results(urls.map(|url| get_url(reactor, url))).add_callback(|_| Ok::<_, Failure>(()))
+//!     gather_results(urls.map(|url| get_url(reactor, url))).add_callback(|_| ok(()))
 //! });
 //! ```
 //!

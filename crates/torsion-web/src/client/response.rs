@@ -2,7 +2,7 @@
 //! `IResponse`, `readBody` and `deliverBody`).
 //!
 //! ```
-//! # use torsion::{defer::Deferred, Failure};
+//! # use torsion::defer::{ok, Deferred};
 //! # use torsion_web::client::Response;
 //! fn print_page(response: Deferred<Response>) -> Deferred<()> {
 //!     response
@@ -12,7 +12,7 @@
 //!         })
 //!         .add_callback(|text: String| {
 //!             println!("{text}");
-//!             Ok::<_, Failure>(())
+//!             ok(())
 //!         })
 //! }
 //! ```
@@ -30,6 +30,7 @@
 
 use std::{cell::RefCell, fmt, rc::Rc};
 
+use torsion::defer::ok;
 use torsion::{
     defer::{Deferred, Resolver},
     Failure,
@@ -186,7 +187,7 @@ impl Response {
                 ["iso-8859-1", "latin1", "latin-1", "us-ascii"].contains(&charset)
             });
         self.body().add_callback(move |bytes: Vec<u8>| {
-            Ok::<_, Failure>(if latin1 {
+            ok(if latin1 {
                 bytes.iter().map(|&b| char::from(b)).collect()
             } else {
                 String::from_utf8(bytes)

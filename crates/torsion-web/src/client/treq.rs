@@ -2,16 +2,16 @@
 //! awaitable), over any agent.
 //!
 //! ```no_run
-//! use torsion::{defer::gather_results, task::react, Failure};
+//! use torsion::{defer::{gather_results, ok}, task::react};
 //! use torsion_web::client::{get, Response};
 //! react(|reactor| {
 //!     let urls = ["http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b"];
 //!     let statuses = urls.iter().map(|url| {
-//!         get(reactor, url).add_callback(|response: Response| Ok::<_, Failure>(response.status()))
+//!         get(reactor, url).add_callback(|response: Response| ok(response.status()))
 //!     });
 //!     gather_results(statuses).add_callback(|codes: Vec<u16>| {
 //!         println!("{codes:?}");
-//!         Ok::<_, Failure>(())
+//!         ok(())
 //!     })
 //! });
 //! ```

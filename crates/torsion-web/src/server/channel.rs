@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use torsion::defer::ok;
 use torsion::net::{Address, CloseReason, Producer, Protocol, Transport};
 use torsion::{DelayedCall, Failure};
 
@@ -309,11 +310,11 @@ impl Channel {
                 let _ = body
                     .add_callback(move |body| {
                         request.respond(&body.0);
-                        Ok::<(), Failure>(())
+                        ok(())
                     })
                     .add_errback(move |failure| {
                         failed.fail(&failure);
-                        Ok::<(), Failure>(())
+                        ok(())
                     });
             }
             Err(panic) => request.fail(&Failure::from_panic(panic)),

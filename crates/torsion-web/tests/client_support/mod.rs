@@ -6,6 +6,7 @@
 
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
+use torsion::defer;
 use torsion::{
     defer::{Deferred, DeferredQueue},
     net::{factory_fn, ListeningPort, Protocol, StreamNetwork, TcpListenOptions, Transport},
@@ -39,7 +40,7 @@ pub fn wait<T: 'static>(reactor: &Reactor, d: Deferred<T>) -> Result<T, Failure>
             *out.borrow_mut() = Some(result);
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            Ok::<_, Failure>(())
+            defer::ok(())
         }
     });
     run(reactor);
@@ -123,7 +124,7 @@ impl Server {
         let factory = factory_fn({
             let (log, closes, reactor) = (log.clone(), closes.clone(), reactor.clone());
             move |_| {
-                Some(Box::new(ServerConn {
+                Some(ServerConn {
                     id: 0,
                     transport: None,
                     buf: Vec::new(),
@@ -132,7 +133,7 @@ impl Server {
                     closes: closes.clone(),
                     handler: handler.clone(),
                     reactor: reactor.clone(),
-                }) as Box<dyn Protocol>)
+                })
             }
         });
         let port = reactor
@@ -196,7 +197,7 @@ impl Server {
         let _ = self.port.lose_connections().add_callback(move |()| {
             let stopper = reactor.clone();
             reactor.call_when_running(move || stopper.stop());
-            Ok::<_, Failure>(())
+            defer::ok(())
         });
         run(&self.reactor);
     }

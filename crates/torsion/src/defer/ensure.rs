@@ -36,7 +36,7 @@ pub const MAX_NESTED_RESUMES: u32 = 64;
 ///
 /// ```
 /// use std::{cell::RefCell, rc::Rc};
-/// use torsion::defer::{ensure_deferred, Deferred, Failure};
+/// use torsion::defer::{ensure_deferred, ok, Deferred};
 ///
 /// let trace = Rc::new(RefCell::new(Vec::new()));
 /// let (gate, open) = Deferred::<u32>::new();
@@ -46,7 +46,7 @@ pub const MAX_NESTED_RESUMES: u32 = 64;
 ///         trace.borrow_mut().push("waiting");
 ///         let n = gate.await?;
 ///         trace.borrow_mut().push("resumed");
-///         Ok::<_, Failure>(n * 2)
+///         ok(n * 2)
 ///     }
 /// });
 /// open.callback(21).unwrap(); // the future resumes here, before `callback` returns

@@ -55,7 +55,7 @@ fn two_coroutines_on_one_queue_resume_inside_each_put() {
             push(&t, format!("{name} waits"));
             let item = queue.get().map_err(Failure::new)?.await?;
             push(&t, format!("{name} got {item}"));
-            Ok::<_, Failure>(())
+            ok(())
         }));
     }
     push(&t, "put 1");
@@ -98,7 +98,7 @@ fn callbacks_after_the_await_run_in_twisteds_order() {
         async move {
             let n = d.await?;
             push(&t, format!("coroutine got {n}"));
-            Ok::<_, Failure>(n)
+            ok(n)
         }
     });
     let result = result.add_callback({
@@ -201,7 +201,7 @@ fn a_hundred_thousand_futures_awaiting_each_other_do_not_grow_the_stack() {
     let mut d = first;
     for _ in 0..100_000 {
         let previous = d;
-        d = ensure_deferred(async move { Ok::<_, Failure>(previous.await? + 1) });
+        d = ensure_deferred(async move { ok(previous.await? + 1) });
     }
     assert_no_result(&d);
     resolver.callback(0).unwrap();
@@ -219,7 +219,7 @@ fn nested_resumes_keep_twisteds_order_up_to_the_depth_limit() {
         async move {
             let n = x.await?;
             push(&t, "a resumed");
-            Ok::<_, Failure>(n)
+            ok(n)
         }
     });
     let b = ensure_deferred({
@@ -227,7 +227,7 @@ fn nested_resumes_keep_twisteds_order_up_to_the_depth_limit() {
         async move {
             let n = a.await?;
             push(&t, "b resumed");
-            Ok::<_, Failure>(n * 10)
+            ok(n * 10)
         }
     });
     fire_x.callback(4).unwrap();
@@ -249,7 +249,7 @@ fn cancelling_ensure_deferred_resumes_the_future_with_cancelled_at_once() {
             match wait.await {
                 Err(f) if f.check::<Cancelled>().is_some() => {
                     push(&t, "future saw cancelled");
-                    Ok::<_, Failure>(7)
+                    ok(7)
                 }
                 other => other,
             }
@@ -277,7 +277,7 @@ fn a_future_woken_on_its_own_thread_by_a_non_deferred_is_polled_at_once() {
         let (waker, ready) = (waker.clone(), ready.clone());
         poll_fn(move |cx| {
             if ready.get() {
-                Poll::Ready(Ok::<_, Failure>("woken"))
+                Poll::Ready(ok("woken"))
             } else {
                 *waker.borrow_mut() = Some(cx.waker().clone());
                 Poll::Pending

@@ -54,6 +54,8 @@
 //! `Result<T, Failure>`), and [`ensure_deferred`] runs a future as a Deferred, resuming
 //! it inside the `callback()` of what it awaits, as Twisted does: `async` code reads like
 //! Twisted's `inlineCallbacks` and runs with no reactor, on a fake clock in tests.
+//! [`ok`]`(value)` is `Ok(value)` with the error type fixed to `Failure`, for the
+//! closures and `async` blocks where Rust would ask for `Ok::<_, Failure>`.
 //!
 //! Deferreds are single-threaded (`!Send`), as in Twisted: nothing on their path locks.
 //! Work on another thread comes back through the reactor's thread pool or its
@@ -69,6 +71,7 @@ mod chain;
 mod ensure;
 mod failure;
 mod list;
+mod ok;
 mod report;
 mod sync;
 
@@ -89,6 +92,7 @@ pub use list::{
     gather_results, gather_results_first_error, DeferredList, FirstError, FirstSuccessList,
     ListResult,
 };
+pub use ok::ok;
 pub(crate) use report::{blame, replace_blame, to_stderr_unobserved as report_unobserved, Blame};
 pub use sync::{
     DeferredLock, DeferredQueue, DeferredSemaphore, NoTokens, QueueOverflow, QueueUnderflow,

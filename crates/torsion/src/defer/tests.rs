@@ -818,7 +818,7 @@ fn awaiting_a_deferred_gives_its_value_or_failure() {
     let mut fut = pin!(async move {
         let a = d.await?;
         let b = e.await.or_else(|f| f.trap::<BadValue>().map(|b| b.0))?;
-        Ok::<i32, Failure>(a + b)
+        ok(a + b)
     });
     assert!(poll_once(fut.as_mut()).is_pending());
     r.callback(10).unwrap();

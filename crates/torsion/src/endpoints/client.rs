@@ -16,8 +16,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
-use super::wrap::{Once, Shared};
+use super::wrap::{once, Once};
 use super::{ClientEndpoint, EndpointError};
+use crate::defer::ok;
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
 use crate::net::{
     resolve_on_pool, Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions,
@@ -65,11 +66,8 @@ pub fn connect_protocol<P: Protocol>(
 ) -> Deferred<Rc<RefCell<P>>> {
     let shared = Rc::new(RefCell::new(protocol));
     let slot = RefCell::new(Some(shared.clone()));
-    let factory = crate::net::factory_fn(move |_| {
-        // One protocol, for the one connection the endpoint makes.
-        let protocol = slot.borrow_mut().take()?;
-        Some(Box::new(Shared(protocol)) as Box<dyn Protocol>)
-    });
+    // One protocol, for the one connection the endpoint makes.
+    let factory = crate::net::factory_fn(move |_| slot.borrow_mut().take());
     endpoint
         .connect(Rc::new(factory))
         .add_callback(move |_| Ok(shared))
@@ -354,7 +352,7 @@ impl StreamClientEndpoint for HostnameEndpoint {
             )
             .add_both(move |result| {
                 let _ = resolver.resolve(result);
-                Ok::<(), Failure>(())
+                ok(())
             });
         d
     }
@@ -402,7 +400,7 @@ fn attempt(
         }
     });
     // Never reports synchronously, so the slot is filled before anything fires.
-    let connector = start(Once::new(factory, resolver));
+    let connector = start(once(factory, resolver));
     *slot.borrow_mut() = Some(connector);
     d.add_both(move |result| {
         // Done with the connector: a connected one lives on in its transport.

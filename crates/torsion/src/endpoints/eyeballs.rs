@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::defer::ok;
 use crate::defer::{CancelHandle, Deferred, Resolver};
 use crate::time::{DelayedCall, ReactorTime};
 use crate::Failure;
@@ -149,7 +150,7 @@ fn start_next<T: 'static>(race: &Rc<RefCell<Race<T>>>) {
     let race = race.clone();
     let _ = attempt.add_both(move |result| {
         settle(&race, id, address, result);
-        Ok::<(), Failure>(())
+        ok(())
     });
 }
 

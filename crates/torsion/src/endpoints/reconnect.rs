@@ -12,7 +12,7 @@
 //!
 //! let clock = Clock::new(); // the reactor in real code
 //! let backoff = Backoff::seeded(1).with_jitter(0.0).with_max_retries(Some(5));
-//! let factory = factory_fn(|_| Some(Box::new(Quiet) as Box<dyn Protocol>));
+//! let factory = factory_fn(|_| Some(Quiet));
 //! let reconnecting = ReconnectingClientFactory::new(&clock, factory, backoff);
 //! // reactor.connect_tcp("127.0.0.1", 8000, reconnecting.clone(), TcpConnectOptions::default());
 //! reconnecting.stop_trying(); // later: give up and stop any attempt under way

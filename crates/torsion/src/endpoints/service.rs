@@ -41,10 +41,11 @@ use std::hash::BuildHasher;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use super::wrap::Hooked;
+use super::wrap::Hooks;
 use super::{RandomSource, SplitMix64, StreamClientEndpoint};
+use crate::defer::ok;
 use crate::defer::{fail, succeed, CancelHandle, Cancelled, Deferred, Resolver};
-use crate::net::{Address, Protocol, ProtocolFactory, Transport};
+use crate::net::{Address, FactoryWrapper, Protocol, ProtocolFactory, Transport};
 use crate::time::{DelayedCall, ReactorTime};
 use crate::Failure;
 
@@ -222,9 +223,9 @@ impl ClientService {
 /// Starts an attempt through the endpoint.
 fn connect(inner: &Rc<Inner>) {
     let factory = Notifying {
-        factory: inner.factory.clone(),
         service: Rc::downgrade(inner),
-    };
+    }
+    .wrap(inner.factory.clone());
     let attempt = inner.endpoint.connect(Rc::new(factory));
     *inner.state.borrow_mut() = State::Connecting(attempt.canceller());
     let service = Rc::downgrade(inner);
@@ -232,7 +233,7 @@ fn connect(inner: &Rc<Inner>) {
         if let Some(inner) = service.upgrade() {
             attempt_ended(&inner, result);
         }
-        Ok::<(), Failure>(())
+        ok(())
     });
 }
 
@@ -307,30 +308,24 @@ fn cancel_waiters(inner: &Inner) {
     }
 }
 
-/// The user's factory, with each protocol telling the service when it is lost.
+/// Wraps the user's factory so that each protocol tells the service when it is lost.
 struct Notifying {
-    factory: Rc<dyn ProtocolFactory>,
     service: Weak<Inner>,
 }
 
-impl ProtocolFactory for Notifying {
-    fn build_protocol(&self, addr: &Address) -> Option<Box<dyn Protocol>> {
-        let protocol = self.factory.build_protocol(addr)?;
+impl FactoryWrapper for Notifying {
+    fn build_protocol(
+        &self,
+        inner: &dyn ProtocolFactory,
+        addr: &Address,
+    ) -> Option<Box<dyn Protocol>> {
         let service = self.service.clone();
-        let hooked = Hooked::new(protocol).on_lost(move |_| {
+        let hooks = Hooks::default().on_lost(move |_| {
             if let Some(inner) = service.upgrade() {
                 connection_lost(&inner);
             }
         });
-        Some(Box::new(hooked))
-    }
-
-    fn start_factory(&self) {
-        self.factory.start_factory();
-    }
-
-    fn stop_factory(&self) {
-        self.factory.stop_factory();
+        hooks.around_built(inner, addr)
     }
 }
 
@@ -399,7 +394,7 @@ mod tests {
 
     fn service(clock: &Clock) -> (ClientService, Rc<Manual>) {
         let endpoint = Rc::new(Manual::default());
-        let factory = factory_fn(|_| Some(Box::new(Quiet) as Box<dyn Protocol>));
+        let factory = factory_fn(|_| Some(Quiet));
         let policy = backoff_policy(Duration::from_secs(1), Duration::from_secs(10), 1.5, || {
             Duration::ZERO
         });

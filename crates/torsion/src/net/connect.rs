@@ -32,6 +32,7 @@ use super::{
     conn::Conn, network::ConnectorBackend, Address, ClientFactory, CloseReason, ConnectError,
     Connector, TcpConnectOptions, Transport, UnixConnectOptions,
 };
+use crate::defer::ok;
 use crate::{
     defer::{CancelHandle, Deferred},
     reactor::{Interest, IoToken, Reactor},
@@ -161,7 +162,7 @@ impl SocketConnector {
         // reports from the loop.
         let _ = lookup.add_both(move |answer| {
             me.resolved(generation, answer);
-            Ok::<_, Failure>(())
+            ok(())
         });
     }
 
@@ -620,7 +621,7 @@ mod tests {
             .install_signal_handlers(false)
             .build()
             .unwrap();
-        let none = factory_fn(|_| None);
+        let none = factory_fn(|_| None::<Box<dyn Protocol>>);
         let options = TcpListenOptions::default().interface("127.0.0.1");
         let port = reactor.listen_tcp(0, Rc::new(none), options).unwrap();
         let open = port.address().socket_addr().unwrap();

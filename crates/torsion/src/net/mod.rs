@@ -77,6 +77,7 @@ mod stream_state;
 mod transport;
 pub mod udp;
 mod udp_error;
+mod wrap;
 
 pub use address::Address;
 pub(crate) use connect::resolve_on_pool;
@@ -97,3 +98,4 @@ pub use udp::{
     listen_udp, DatagramProtocol, UdpError, UdpPort, UdpStats, DEFAULT_MAX_PACKET_SIZE,
     MAX_PACKET_SIZE, READ_BUDGET,
 };
+pub use wrap::{FactoryWrapper, ProtocolWrapper, Wrapped, WrappedFactory};

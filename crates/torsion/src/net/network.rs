@@ -15,7 +15,7 @@
 //! # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
 //!
 //! fn serve(net: &dyn StreamNetwork, port: u16) -> Result<ListeningPort, ListenError> {
-//!     let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
+//!     let factory = factory_fn(|_| Some(Echo));
 //!     net.listen_tcp(port, Rc::new(factory), TcpListenOptions::default().interface("127.0.0.1"))
 //! }
 //! let reactor = torsion::Reactor::new().unwrap();
@@ -56,7 +56,7 @@ pub trait StreamNetwork {
     /// # struct Echo;
     /// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
     /// let reactor = torsion::Reactor::new().unwrap();
-    /// let factory = Rc::new(factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>)));
+    /// let factory = Rc::new(factory_fn(|_| Some(Echo)));
     /// let options = TcpListenOptions::default().interface("127.0.0.1");
     /// let port = reactor.listen_tcp(8080, factory, options).unwrap();
     /// println!("listening on {}", port.address());
@@ -106,7 +106,7 @@ pub trait StreamNetwork {
     /// # struct Echo;
     /// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
     /// let reactor = torsion::Reactor::new().unwrap();
-    /// let factory = Rc::new(factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>)));
+    /// let factory = Rc::new(factory_fn(|_| Some(Echo)));
     /// let options = UnixListenOptions::default().mode(0o660).backlog(128);
     /// let port = reactor.listen_unix(Path::new("/tmp/echo.sock"), factory, options).unwrap();
     /// ```

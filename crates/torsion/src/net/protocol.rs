@@ -2,7 +2,7 @@
 //! connection into method calls (Twisted's `IProtocol`, `IHalfCloseableProtocol`,
 //! `IProtocolFactory`, `ClientFactory`).
 
-use std::{fmt, rc::Rc};
+use std::{any::Any, fmt, marker::PhantomData, rc::Rc};
 
 use super::{Address, Connector, Transport};
 use crate::Failure;
@@ -128,42 +128,68 @@ pub trait ClientFactory: ProtocolFactory {
 }
 
 /// A factory made of a closure; see [`factory_fn`].
-pub struct FnFactory<F> {
+pub struct FnFactory<F, P = Box<dyn Protocol>> {
     build: F,
+    /// The protocol type the closure builds (only a type: `fn() -> P` owns no `P`).
+    protocol: PhantomData<fn() -> P>,
 }
 
-/// A factory that calls `build` for each connection:
+/// A factory that calls `build` for each connection; `build` returns the protocol, or
+/// `None` to refuse the connection (Twisted's `buildProtocol` returning `None`):
 ///
 /// ```
-/// use torsion::net::{factory_fn, Protocol};
+/// use torsion::net::{factory_fn, Protocol, ProtocolFactory};
 /// struct Discard;
 /// impl Protocol for Discard {
 ///     fn data_received(&mut self, _: &[u8]) {}
 /// }
-/// let factory = factory_fn(|_addr| Some(Box::new(Discard) as Box<dyn Protocol>));
-/// # let _ = factory;
+/// let factory = factory_fn(|_addr| Some(Discard));
+/// # assert!(factory.build_protocol(&torsion::net::Address::Unix(None)).is_some());
 /// ```
-pub fn factory_fn<F>(build: F) -> FnFactory<F>
+///
+/// A closure that builds protocols of several types returns `Option<Box<dyn Protocol>>`
+/// (a boxed protocol is a protocol too, and is not boxed a second time).
+pub fn factory_fn<F, P>(build: F) -> FnFactory<F, P>
 where
-    F: Fn(&Address) -> Option<Box<dyn Protocol>> + 'static,
+    F: Fn(&Address) -> Option<P> + 'static,
+    P: Protocol,
 {
-    FnFactory { build }
-}
-
-impl<F> ProtocolFactory for FnFactory<F>
-where
-    F: Fn(&Address) -> Option<Box<dyn Protocol>> + 'static,
-{
-    fn build_protocol(&self, addr: &Address) -> Option<Box<dyn Protocol>> {
-        (self.build)(addr)
+    FnFactory {
+        build,
+        protocol: PhantomData,
     }
 }
 
-impl<F> ClientFactory for FnFactory<F> where F: Fn(&Address) -> Option<Box<dyn Protocol>> + 'static {}
+impl<F, P> ProtocolFactory for FnFactory<F, P>
+where
+    F: Fn(&Address) -> Option<P> + 'static,
+    P: Protocol,
+{
+    fn build_protocol(&self, addr: &Address) -> Option<Box<dyn Protocol>> {
+        (self.build)(addr).and_then(box_once)
+    }
+}
 
-impl<F> fmt::Debug for FnFactory<F> {
+impl<F, P> ClientFactory for FnFactory<F, P>
+where
+    F: Fn(&Address) -> Option<P> + 'static,
+    P: Protocol,
+{
+}
+
+impl<F, P> fmt::Debug for FnFactory<F, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("FnFactory(..)")
+    }
+}
+
+/// `protocol` as a `Box<dyn Protocol>`, boxing it only if it is not one already.
+fn box_once<P: Protocol>(protocol: P) -> Option<Box<dyn Protocol>> {
+    let mut slot = Some(protocol);
+    // A type test, decided at compile time for each `P`.
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<Box<dyn Protocol>>>() {
+        Some(boxed) => boxed.take(),
+        None => slot.map(|protocol| Box::new(protocol) as Box<dyn Protocol>),
     }
 }
 

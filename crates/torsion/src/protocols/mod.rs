@@ -1,7 +1,7 @@
 //! Protocols: framing, policies and small wire protocols (Twisted's `twisted.protocols`).
 //!
 //! ```
-//! use torsion::protocols::basic::{LineFrame, LineParser};
+//! use torsion::protocols::basic::{FrameParser, LineFrame, LineParser};
 //! let mut lines = LineParser::new();
 //! lines.feed(b"finger alice\r\n");
 //! assert_eq!(lines.next_frame(), Ok(Some(LineFrame::Line(&b"finger alice"[..]))));

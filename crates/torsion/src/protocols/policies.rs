@@ -25,34 +25,34 @@
 use std::{cell::Cell, fmt, rc::Rc, time::Duration};
 
 use crate::{
-    net::{Address, CloseReason, Protocol, ProtocolFactory, Transport},
+    net::{
+        Address, CloseReason, FactoryWrapper, Protocol, ProtocolFactory, ProtocolWrapper,
+        Transport, Wrapped, WrappedFactory,
+    },
     time::ReactorTime,
     DelayedCall,
 };
 
-/// Aborts the connection after `timeout` without incoming data (Twisted's `TimeoutMixin`
-/// with its default `timeoutConnection`, which aborts).
-pub struct TimeoutProtocol<P> {
-    inner: P,
+/// A protocol that aborts its connection after `timeout` without incoming data
+/// (Twisted's `TimeoutMixin` with its default `timeoutConnection`, which aborts).
+pub type TimeoutProtocol<P> = Wrapped<IdleTimeout, P>;
+
+/// The [`ProtocolWrapper`] behind a [`TimeoutProtocol`]: the clock, the timeout and the
+/// armed timer.
+pub struct IdleTimeout {
     clock: Rc<dyn ReactorTime>,
     timeout: Duration,
     timer: Option<DelayedCall>,
 }
 
-impl<P: Protocol> TimeoutProtocol<P> {
-    /// Wraps `inner`, timing it on `clock` (a `Reactor`, or a `task::Clock` in tests).
-    pub fn new<C: ReactorTime + Clone + 'static>(inner: P, clock: &C, timeout: Duration) -> Self {
-        TimeoutProtocol {
-            inner,
+impl IdleTimeout {
+    /// A timeout of `timeout` on `clock` (a `Reactor`, or a `task::Clock` in tests).
+    pub fn new<C: ReactorTime + Clone + 'static>(clock: &C, timeout: Duration) -> Self {
+        IdleTimeout {
             clock: Rc::new(clock.clone()),
             timeout,
             timer: None,
         }
-    }
-
-    /// The wrapped protocol.
-    pub fn inner(&self) -> &P {
-        &self.inner
     }
 
     fn reset(&mut self) {
@@ -64,8 +64,15 @@ impl<P: Protocol> TimeoutProtocol<P> {
     }
 }
 
-impl<P: Protocol> Protocol for TimeoutProtocol<P> {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+impl<P: Protocol> TimeoutProtocol<P> {
+    /// Wraps `inner`, timing it on `clock` (a `Reactor`, or a `task::Clock` in tests).
+    pub fn new<C: ReactorTime + Clone + 'static>(inner: P, clock: &C, timeout: Duration) -> Self {
+        IdleTimeout::new(clock, timeout).wrap(inner)
+    }
+}
+
+impl ProtocolWrapper for IdleTimeout {
+    fn connection_made(&mut self, inner: &mut dyn Protocol, transport: Rc<dyn Transport>) {
         let abort = transport.clone();
         let timeout = self.timeout;
         self.timer = Some(self.clock.call_later(
@@ -75,57 +82,48 @@ impl<P: Protocol> Protocol for TimeoutProtocol<P> {
                 abort.abort_connection();
             }),
         ));
-        self.inner.connection_made(transport);
+        inner.connection_made(transport);
     }
 
-    fn data_received(&mut self, data: &[u8]) {
+    fn data_received(&mut self, inner: &mut dyn Protocol, data: &[u8]) {
         self.reset();
-        self.inner.data_received(data);
+        inner.data_received(data);
     }
 
-    fn connection_lost(&mut self, reason: CloseReason) {
+    fn connection_lost(&mut self, inner: &mut dyn Protocol, reason: CloseReason) {
         if let Some(timer) = self.timer.take() {
             if timer.active() {
                 let _ = timer.cancel();
             }
         }
-        self.inner.connection_lost(reason);
-    }
-
-    fn handles_half_close(&self) -> bool {
-        self.inner.handles_half_close()
-    }
-
-    fn read_connection_lost(&mut self) {
-        self.inner.read_connection_lost();
-    }
-
-    fn write_connection_lost(&mut self) {
-        self.inner.write_connection_lost();
+        inner.connection_lost(reason);
     }
 }
 
-impl<P> fmt::Debug for TimeoutProtocol<P> {
+impl fmt::Debug for IdleTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutProtocol")
+        f.debug_struct("IdleTimeout")
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 /// A factory that refuses connections past `max` open at once (they are closed as soon
-/// as accepted), and otherwise builds with `inner`.
-pub struct LimitConnections<F> {
-    inner: F,
+/// as accepted), and otherwise builds with `inner` (Twisted's
+/// `LimitTotalConnectionsFactory`).
+pub type LimitConnections<F> = WrappedFactory<ConnectionLimit, F>;
+
+/// The [`FactoryWrapper`] behind a [`LimitConnections`]: the cap and the open count.
+#[derive(Debug)]
+pub struct ConnectionLimit {
     max: usize,
     open: Rc<Cell<usize>>,
 }
 
-impl<F: ProtocolFactory> LimitConnections<F> {
-    /// At most `max` connections from `inner` at once.
-    pub fn new(inner: F, max: usize) -> Self {
-        LimitConnections {
-            inner,
+impl ConnectionLimit {
+    /// At most `max` connections at once.
+    pub fn new(max: usize) -> Self {
+        ConnectionLimit {
             max,
             open: Rc::new(Cell::new(0)),
         }
@@ -137,68 +135,46 @@ impl<F: ProtocolFactory> LimitConnections<F> {
     }
 }
 
-impl<F: ProtocolFactory> ProtocolFactory for LimitConnections<F> {
-    fn build_protocol(&self, addr: &Address) -> Option<Box<dyn Protocol>> {
+impl<F: ProtocolFactory> LimitConnections<F> {
+    /// At most `max` connections from `inner` at once.
+    pub fn new(inner: F, max: usize) -> Self {
+        ConnectionLimit::new(max).wrap(inner)
+    }
+
+    /// How many connections are open now.
+    pub fn open(&self) -> usize {
+        self.wrapper().open()
+    }
+}
+
+impl FactoryWrapper for ConnectionLimit {
+    fn build_protocol(
+        &self,
+        inner: &dyn ProtocolFactory,
+        addr: &Address,
+    ) -> Option<Box<dyn Protocol>> {
         if self.open.get() >= self.max {
             tracing::debug!(peer = %addr, "{} connections open (max {}): refused", self.open.get(), self.max);
             return None;
         }
-        let inner = self.inner.build_protocol(addr)?;
+        let protocol = inner.build_protocol(addr)?;
         self.open.set(self.open.get() + 1);
-        Some(Box::new(Counted {
-            inner,
+        let counted = Counted {
             open: self.open.clone(),
-        }))
-    }
-
-    fn start_factory(&self) {
-        self.inner.start_factory();
-    }
-
-    fn stop_factory(&self) {
-        self.inner.stop_factory();
+        };
+        Some(Box::new(counted.wrap(protocol)))
     }
 }
 
-impl<F> fmt::Debug for LimitConnections<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LimitConnections")
-            .field("max", &self.max)
-            .field("open", &self.open.get())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A protocol counted by a [`LimitConnections`]; uncounted when its connection ends.
+/// Counts a protocol in its [`ConnectionLimit`]; uncounts it when its connection ends.
 struct Counted {
-    inner: Box<dyn Protocol>,
     open: Rc<Cell<usize>>,
 }
 
-impl Protocol for Counted {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        self.inner.connection_made(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.inner.data_received(data);
-    }
-
-    fn connection_lost(&mut self, reason: CloseReason) {
+impl ProtocolWrapper for Counted {
+    fn connection_lost(&mut self, inner: &mut dyn Protocol, reason: CloseReason) {
         self.open.set(self.open.get().saturating_sub(1));
-        self.inner.connection_lost(reason);
-    }
-
-    fn handles_half_close(&self) -> bool {
-        self.inner.handles_half_close()
-    }
-
-    fn read_connection_lost(&mut self) {
-        self.inner.read_connection_lost();
-    }
-
-    fn write_connection_lost(&mut self) {
-        self.inner.write_connection_lost();
+        inner.connection_lost(reason);
     }
 }
 

@@ -2,12 +2,12 @@
 //! reads like `inlineCallbacks`, and its result comes back as a [`Deferred`].
 //!
 //! ```
-//! use torsion::{defer::Deferred, Failure, Reactor};
+//! use torsion::{defer::{ok, Deferred}, Reactor};
 //! let reactor = Reactor::new().unwrap();
 //! let (answer, resolver) = Deferred::<u32>::new();
 //! let doubled = reactor.ensure_deferred(async move {
 //!     let n = answer.await?; // waits without blocking the loop
-//!     Ok::<_, Failure>(n * 2)
+//!     ok(n * 2)
 //! });
 //! assert!(!doubled.called()); // it ran at once up to its first wait
 //! resolver.callback(21).unwrap();

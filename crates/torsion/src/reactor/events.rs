@@ -31,6 +31,7 @@ use std::{
 };
 
 use super::{guard::Kind, Reactor};
+use crate::defer::ok;
 use crate::{time::CallSite, Deferred, Failure};
 
 /// When, relative to the event itself, a trigger runs.
@@ -102,7 +103,7 @@ impl<T: 'static> From<Deferred<T>> for TriggerWait {
                     );
                 }
                 done();
-                Ok::<(), Failure>(())
+                ok(())
             });
         })
     }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::StepResult;
+use crate::defer::ok;
 use crate::defer::{fail, succeed, Deferred, Resolver};
 use crate::time::{CallSite, DelayedCall, ReactorTime};
 use crate::Failure;
@@ -294,11 +295,11 @@ impl TaskInner {
                 d.add_callbacks(
                     move |()| {
                         task.pause_count_down();
-                        Ok::<_, Failure>(())
+                        ok(())
                     },
                     move |failure: Failure| {
                         failed.finish(TaskState::Failed, Err(failure));
-                        Ok::<_, Failure>(())
+                        ok(())
                     },
                 );
             }

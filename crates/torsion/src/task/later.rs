@@ -17,9 +17,9 @@ use crate::time::{DelayedCall, ReactorTime};
 ///
 /// ```
 /// use std::time::Duration;
-/// use torsion::{task::{defer_later, Clock}, Failure};
+/// use torsion::{defer::ok, task::{defer_later, Clock}};
 /// let clock = Clock::new();
-/// let d = defer_later(&clock, Duration::from_secs(2), || Ok::<_, Failure>("done"));
+/// let d = defer_later(&clock, Duration::from_secs(2), || ok("done"));
 /// clock.advance(Duration::from_secs(2));
 /// assert_eq!(d.try_result().ok().unwrap().ok(), Some("done"));
 /// ```
@@ -65,9 +65,8 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::defer::{succeed, Cancelled, Panicked};
+    use crate::defer::{ok, succeed, Cancelled, Failure, Panicked};
     use crate::task::Clock;
-    use crate::Failure;
 
     #[test]
     fn fires_with_the_result_after_the_delay_and_not_before() {
@@ -77,7 +76,7 @@ mod tests {
             let ran = ran.clone();
             move || {
                 ran.set(true);
-                Ok::<_, Failure>(7)
+                ok(7)
             }
         });
         clock.advance(Duration::from_secs(2));
@@ -94,7 +93,7 @@ mod tests {
             let ran = ran.clone();
             move || {
                 ran.set(true);
-                Ok::<_, Failure>(())
+                ok(())
             }
         });
         assert_eq!(clock.pending_calls().len(), 1);
@@ -126,7 +125,7 @@ mod tests {
     fn works_through_a_dyn_reactor_time() {
         let clock = Clock::new();
         let dynamic: &dyn ReactorTime = &clock;
-        let d = defer_later(dynamic, Duration::from_secs(1), || Ok::<_, Failure>(1));
+        let d = defer_later(dynamic, Duration::from_secs(1), || ok(1));
         clock.advance(Duration::from_secs(1));
         assert_eq!(d.try_result().ok().unwrap().ok(), Some(1));
     }

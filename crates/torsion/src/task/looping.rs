@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::StepResult;
+use crate::defer::ok;
 use crate::defer::{fail, succeed, Deferred, Resolver};
 use crate::time::{CallSite, DelayedCall, ReactorTime};
 use crate::Failure;
@@ -209,13 +210,13 @@ impl LoopingCall {
         result.add_callbacks(
             move |()| {
                 this.function_done(None);
-                Ok::<_, Failure>(())
+                ok(())
             },
             {
                 let this = self.clone();
                 move |failure: Failure| {
                     this.function_done(Some(failure));
-                    Ok::<_, Failure>(())
+                    ok(())
                 }
             },
         );

@@ -38,6 +38,7 @@ pub use later::defer_later;
 pub use looping::{LoopingCall, LoopingCallError};
 pub use react::{react, react_with};
 
+use crate::defer::ok;
 use crate::defer::{fail, succeed, Deferred};
 use crate::Failure;
 
@@ -66,6 +67,6 @@ impl<T: 'static> StepResult for Result<T, Failure> {
 
 impl<T: 'static> StepResult for Deferred<T> {
     fn into_deferred(self) -> Deferred<()> {
-        self.add_callback(|_| Ok::<_, Failure>(()))
+        self.add_callback(|_| ok(()))
     }
 }

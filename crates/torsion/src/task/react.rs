@@ -1,6 +1,7 @@
 //! [`react`]: run a reactor for the life of one main function and exit with its outcome
 //! (Twisted's `task.react`). The one item of `task` that needs a real reactor.
 
+use crate::defer::ok;
 use crate::defer::Deferred;
 use crate::reactor::{Phase, Reactor, SystemEvent};
 use crate::Failure;
@@ -73,7 +74,7 @@ where
                 let stopper = reactor.clone();
                 reactor.call_when_running(move || stopper.stop());
             }
-            Ok::<_, Failure>(())
+            ok(())
         }
     });
     reactor.run();

@@ -87,8 +87,9 @@ use std::{
 use crate::{
     net::{
         Address, ClientFactory, CloseReason, ConnectError, Connector, ConnectorBackend,
-        ListenError, ListeningPort, PortBackend, Protocol, ProtocolFactory, StreamNetwork,
-        TcpConnectOptions, TcpListenOptions, Transport, UnixConnectOptions, UnixListenOptions,
+        ListenError, ListeningPort, PortBackend, Protocol, ProtocolFactory, ProtocolWrapper,
+        StreamNetwork, TcpConnectOptions, TcpListenOptions, Transport, UnixConnectOptions,
+        UnixListenOptions,
     },
     Deferred, Failure,
 };
@@ -192,9 +193,8 @@ enum State {
     Connected(Rc<dyn Transport>),
 }
 
-/// A protocol handed to the test: tells its connector what happens to it.
+/// Wraps the protocol handed to the test: tells its connector what happens to it.
 struct Tracked {
-    inner: Box<dyn Protocol>,
     attempt: Rc<FakeConnector>,
     connector: Connector,
 }
@@ -438,11 +438,11 @@ impl FakeConnector {
             self.fail(connector, Failure::new(ConnectError::Refused { address }));
             return None;
         };
-        Some(Box::new(Tracked {
-            inner,
+        let tracked = Tracked {
             attempt: self.clone(),
             connector: connector.clone(),
-        }))
+        };
+        Some(Box::new(tracked.wrap(inner)))
     }
 
     fn fail(&self, connector: &Connector, reason: Failure) -> bool {
@@ -492,35 +492,19 @@ impl ConnectorBackend for FakeConnector {
     }
 }
 
-impl Protocol for Tracked {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
+impl ProtocolWrapper for Tracked {
+    fn connection_made(&mut self, inner: &mut dyn Protocol, transport: Rc<dyn Transport>) {
         *self.attempt.state.borrow_mut() = State::Connected(transport.clone());
-        self.inner.connection_made(transport);
+        inner.connection_made(transport);
     }
 
-    fn data_received(&mut self, data: &[u8]) {
-        self.inner.data_received(data);
-    }
-
-    fn connection_lost(&mut self, reason: CloseReason) {
-        self.inner.connection_lost(reason.clone());
+    fn connection_lost(&mut self, inner: &mut dyn Protocol, reason: CloseReason) {
+        inner.connection_lost(reason.clone());
         if matches!(*self.attempt.state.borrow(), State::Connected(_)) {
             *self.attempt.state.borrow_mut() = State::Idle;
             let factory = self.attempt.factory.clone();
             factory.client_connection_lost(&self.connector, &reason);
         }
-    }
-
-    fn handles_half_close(&self) -> bool {
-        self.inner.handles_half_close()
-    }
-
-    fn read_connection_lost(&mut self) {
-        self.inner.read_connection_lost();
-    }
-
-    fn write_connection_lost(&mut self) {
-        self.inner.write_connection_lost();
     }
 }
 
@@ -637,9 +621,7 @@ mod tests {
     }
 
     fn discard() -> Rc<dyn ProtocolFactory> {
-        Rc::new(factory_fn(|_| {
-            Some(Box::new(Echo::default()) as Box<dyn Protocol>)
-        }))
+        Rc::new(factory_fn(|_| Some(Echo::default())))
     }
 
     #[test]

@@ -16,7 +16,10 @@ use std::{
 use tracing::Level;
 
 use super::{capture_logs, check_clean, CapturedEvent};
-use crate::{defer::Failure, Reactor};
+use crate::{
+    defer::{ok, Failure},
+    Reactor,
+};
 
 /// Runs `body` on a fresh reactor (signal handlers not installed) and returns its value,
 /// failing the test as Twisted's `trial` does: on a timeout, on an error logged while it
@@ -24,7 +27,7 @@ use crate::{defer::Failure, Reactor};
 ///
 /// ```
 /// use std::time::Duration;
-/// use torsion::defer::Failure;
+/// use torsion::defer::ok;
 /// use torsion::task::defer_later;
 /// use torsion::testing::run_test;
 ///
@@ -32,7 +35,7 @@ use crate::{defer::Failure, Reactor};
 ///     let reactor = reactor.clone();
 ///     async move {
 ///         let n = defer_later(&reactor, Duration::from_millis(1), || Ok(21)).await?;
-///         Ok::<_, Failure>(n * 2)
+///         ok(n * 2)
 ///     }
 /// });
 /// assert_eq!(answer, 42);
@@ -95,7 +98,7 @@ where
                 *result.borrow_mut() = Some(outcome);
                 let stopper = reactor.clone();
                 reactor.call_when_running(move || stopper.stop());
-                Ok::<_, Failure>(())
+                ok(())
             }
         });
         let timed_out = run_with_deadline(reactor, timeout);
@@ -171,7 +174,7 @@ mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
     use super::*;
-    use crate::defer::{Deferred, Failure};
+    use crate::defer::{ok, Deferred, Failure};
     use crate::task::defer_later;
 
     const LIMIT: Duration = Duration::from_secs(20);
@@ -185,7 +188,7 @@ mod tests {
     #[test]
     fn a_body_returning_a_deferred_gives_its_value() {
         let n = run_test(LIMIT, |reactor| {
-            defer_later(reactor, Duration::from_millis(1), || Ok::<_, Failure>(5))
+            defer_later(reactor, Duration::from_millis(1), || ok(5))
         });
         assert_eq!(n, 5);
     }
@@ -224,7 +227,7 @@ mod tests {
         let message = failure_of(|| {
             run_test(LIMIT, |_| {
                 drop(crate::defer::fail::<()>(Failure::msg("lost on the way")));
-                async { Ok::<_, Failure>(()) }
+                async { ok(()) }
             })
         });
         assert!(
@@ -239,7 +242,7 @@ mod tests {
         let message = failure_of(|| {
             run_test(LIMIT, |reactor| {
                 reactor.call_later(Duration::from_secs(3600), || {});
-                async { Ok::<_, Failure>(()) }
+                async { ok(()) }
             })
         });
         assert!(

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 use super::pool::Blocked;
 use super::PoolError;
+use crate::defer::ok;
 use crate::defer::{fail, Deferred};
 use crate::reactor::{Reactor, ReactorHandle};
 use crate::Failure;
@@ -43,12 +44,12 @@ pub enum BlockingCallError {
 ///
 /// ```
 /// use std::{thread, time::Duration};
-/// use torsion::{task::defer_later, threads::blocking_call_from_thread, Failure, Reactor};
+/// use torsion::{defer::ok, task::defer_later, threads::blocking_call_from_thread, Reactor};
 /// let reactor = Reactor::builder().install_signal_handlers(false).build().unwrap();
 /// let handle = reactor.handle();
 /// let worker = thread::spawn(move || {
 ///     let n = blocking_call_from_thread(&handle, |reactor| {
-///         defer_later(reactor, Duration::ZERO, || Ok::<_, Failure>(7))
+///         defer_later(reactor, Duration::ZERO, || ok(7))
 ///     });
 ///     handle.stop();
 ///     n
@@ -78,7 +79,7 @@ where
         let _ = d.add_both(move |result: Result<T, Failure>| {
             // The waiting thread may be gone (it panicked): nothing to tell then.
             let _ = send.send(result.map_err(BlockingCallError::from_failure));
-            Ok::<_, Failure>(())
+            ok(())
         });
     });
     // A dropped sender means the call or its Deferred was dropped unrun: the reactor is gone.

@@ -153,9 +153,7 @@ pub type BoxedFactory = FnFactory<Box<dyn Fn(&torsion::net::Address) -> Option<B
 
 /// A factory of [`Echo`] protocols.
 pub fn echo_factory() -> BoxedFactory {
-    factory_fn(Box::new(|_: &torsion::net::Address| {
-        Some(Box::new(Echo::default()) as Box<dyn Protocol>)
-    }))
+    factory(|| Box::new(Echo::default()))
 }
 
 /// A factory that builds one protocol per connection with `build`.

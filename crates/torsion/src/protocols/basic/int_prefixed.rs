@@ -3,7 +3,7 @@
 //! `Int32StringReceiver`), and the encoder that writes them.
 //!
 //! ```
-//! use torsion::protocols::basic::{IntPrefixedParser, LengthPrefix};
+//! use torsion::protocols::basic::{FrameParser, IntPrefixedParser, LengthPrefix};
 //! let mut parser = IntPrefixedParser::new(LengthPrefix::U32);
 //! parser.feed(b"\0\0\0\x02hi\0\0\0\x00");
 //! assert_eq!(parser.next_frame(), Ok(Some(&b"hi"[..])));
@@ -25,7 +25,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `IntNStringReceiver.MAX_LENGTH`: the longest body accepted.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -160,18 +160,18 @@ impl IntPrefixedParser {
         self
     }
 
-    /// The longest body accepted.
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
     /// The width of the length prefix.
     pub fn prefix(&self) -> LengthPrefix {
         self.prefix
     }
+}
+
+impl FrameParser for IntPrefixedParser {
+    type Frame<'a> = &'a [u8];
+    type Error = IntPrefixedError;
 
     /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
-    pub fn feed(&mut self, data: &[u8]) {
+    fn feed(&mut self, data: &[u8]) {
         if !matches!(self.state, State::Failed(_)) {
             self.buffer.extend(data);
         }
@@ -179,7 +179,7 @@ impl IntPrefixedParser {
 
     /// The next frame's body; `Ok(None)` when more bytes are needed. After an `Err`, every
     /// call returns the same error.
-    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
+    fn next_frame(&mut self) -> Result<Option<&[u8]>, IntPrefixedError> {
         let len = match &self.state {
             State::Failed(error) => return Err(error.clone()),
             State::InBody { len } => *len,
@@ -215,8 +215,25 @@ impl IntPrefixedParser {
     }
 
     /// The bytes buffered and not yet handed out (a consumed prefix is not among them).
-    pub fn buffered(&self) -> &[u8] {
+    fn buffered(&self) -> &[u8] {
         self.buffer.pending()
+    }
+
+    /// The longest body accepted.
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// A partial prefix, or a body no longer than the limit.
+    fn max_buffered(&self) -> usize {
+        self.max_length.max(self.prefix.width())
+    }
+
+    fn too_long(error: &IntPrefixedError) -> Option<(usize, usize)> {
+        match error {
+            IntPrefixedError::FrameTooLong { len, max } => Some((*len, *max)),
+            _ => None,
+        }
     }
 }
 
@@ -240,46 +257,10 @@ impl std::error::Error for IntPrefixedError {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunkings;
+    use super::super::frame::{check_frames as check, run};
     use super::*;
 
     const PREFIXES: [LengthPrefix; 3] = [LengthPrefix::U8, LengthPrefix::U16, LengthPrefix::U32];
-
-    /// Feeds `chunks` one read at a time, draining frames after each.
-    fn run(
-        mut parser: IntPrefixedParser,
-        chunks: &[&[u8]],
-    ) -> (Vec<Vec<u8>>, Option<IntPrefixedError>) {
-        let mut frames = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame.to_vec()),
-                    Ok(None) => break,
-                    Err(error) => return (frames, Some(error)),
-                }
-            }
-        }
-        (frames, None)
-    }
-
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
-    fn check(
-        make: impl Fn() -> IntPrefixedParser,
-        input: &[u8],
-        frames: &[&[u8]],
-        error: Option<IntPrefixedError>,
-    ) {
-        let expected = (frames.iter().map(|f| f.to_vec()).collect(), error);
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
-    }
 
     #[test]
     fn frames_table_gives_the_same_frames_for_every_cut() {
@@ -320,12 +301,18 @@ mod tests {
     fn default_limit_is_99999_for_int32() {
         let make = || IntPrefixedParser::new(LengthPrefix::U32);
         let exact = LengthPrefix::U32.encode(&[7; DEFAULT_MAX_LENGTH]).unwrap();
-        assert_eq!(run(make(), &[&exact]).0, [vec![7; DEFAULT_MAX_LENGTH]]);
+        assert_eq!(
+            run(make(), &[&exact], <[u8]>::to_vec).frames,
+            [vec![7; DEFAULT_MAX_LENGTH]]
+        );
         let error = IntPrefixedError::FrameTooLong {
             len: 100_000,
             max: 99_999,
         };
-        assert_eq!(run(make(), &[b"\0\x01\x86\xa0"]).1, Some(error));
+        assert_eq!(
+            run(make(), &[b"\0\x01\x86\xa0"], <[u8]>::to_vec).error,
+            Some(error)
+        );
     }
 
     #[test]

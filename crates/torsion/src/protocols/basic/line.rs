@@ -2,7 +2,7 @@
 //! of Twisted's `LineReceiver` and `LineOnlyReceiver`).
 //!
 //! ```
-//! use torsion::protocols::basic::{LineFrame, LineParser};
+//! use torsion::protocols::basic::{FrameParser, LineFrame, LineParser};
 //! let mut parser = LineParser::new(); // "\r\n", at most 16384 bytes a line
 //! parser.feed(b"SIZE 3\r\nabcQUIT\r");
 //! assert_eq!(parser.next_frame(), Ok(Some(LineFrame::Line(&b"SIZE 3"[..]))));
@@ -15,7 +15,7 @@
 //!
 //! # Limits
 //!
-//! As in Twisted, [`max_length`](LineParser::max_length) counts the line without its
+//! As in Twisted, [`max_length`](FrameParser::max_length) counts the line without its
 //! delimiter: a line of exactly `max_length` bytes is accepted, one more byte is
 //! [`LineError::LineTooLong`]. A line is rejected as soon as the bytes buffered without a
 //! delimiter prove it too long, not when its delimiter finally comes, so a peer that never
@@ -27,7 +27,7 @@
 //!
 //! # Modes
 //!
-//! In line mode, [`next_frame`](LineParser::next_frame) returns one [`LineFrame::Line`] at
+//! In line mode, [`next_frame`](FrameParser::next_frame) returns one [`LineFrame::Line`] at
 //! a time; in raw mode, it returns everything buffered as one [`LineFrame::Raw`]. Switching
 //! between two frames re-reads the buffered bytes in the new mode, as Twisted's
 //! `setRawMode` and `setLineMode(extra)` do. A parser that never switches is a
@@ -35,7 +35,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `LineReceiver.MAX_LENGTH`: the longest line accepted, delimiter not counted.
 pub const DEFAULT_MAX_LINE_LENGTH: usize = 16384;
@@ -52,7 +52,7 @@ pub struct LineParser {
     state: State,
 }
 
-/// What [`LineParser::next_frame`] hands out.
+/// What [`next_frame`](FrameParser::next_frame) hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineFrame<'a> {
     /// One line, without its delimiter (line mode).
@@ -70,7 +70,7 @@ pub enum LineError {
     LineTooLong {
         /// Bytes of the line seen so far, delimiter not counted.
         len: usize,
-        /// The parser's [`max_length`](LineParser::max_length).
+        /// The parser's [`max_length`](FrameParser::max_length).
         max: usize,
     },
     /// [`LineParser::with_delimiter`] was given an empty delimiter, which would split
@@ -116,11 +116,6 @@ impl LineParser {
         self
     }
 
-    /// The longest line accepted, delimiter not counted.
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
     /// The bytes that end a line.
     pub fn delimiter(&self) -> &[u8] {
         &self.delimiter
@@ -131,8 +126,53 @@ impl LineParser {
         self.state == State::Raw
     }
 
+    /// Hands out the buffered bytes, and those fed later, as [`LineFrame::Raw`] from the
+    /// next [`next_frame`](FrameParser::next_frame) on (Twisted's `setRawMode`).
+    pub fn set_raw_mode(&mut self) {
+        if !matches!(self.state, State::Failed(_)) {
+            self.state = State::Raw;
+        }
+    }
+
+    /// Splits the buffered bytes into lines again, starting with `extra` (Twisted's
+    /// `setLineMode(extra)`): pass back the part of the last raw frame that was not used.
+    /// `extra` goes in front of any bytes still buffered, because it arrived before them.
+    pub fn set_line_mode(&mut self, extra: &[u8]) {
+        if !matches!(self.state, State::Failed(_)) {
+            self.buffer.unread(extra);
+            self.state = State::AwaitingLine { scanned: 0 };
+        }
+    }
+
+    /// Removes and returns the buffered bytes (Twisted's `clearLineBuffer`).
+    pub fn clear_line_buffer(&mut self) -> Vec<u8> {
+        self.buffer.take_all()
+    }
+
+    /// Fails the parser: drop the buffer, remember the error.
+    fn fail(&mut self, len: usize) -> LineError {
+        let error = LineError::LineTooLong {
+            len,
+            max: self.max_length,
+        };
+        self.buffer.clear();
+        self.state = State::Failed(error.clone());
+        error
+    }
+}
+
+impl Default for LineParser {
+    fn default() -> Self {
+        LineParser::new()
+    }
+}
+
+impl FrameParser for LineParser {
+    type Frame<'a> = LineFrame<'a>;
+    type Error = LineError;
+
     /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
-    pub fn feed(&mut self, data: &[u8]) {
+    fn feed(&mut self, data: &[u8]) {
         if !matches!(self.state, State::Failed(_)) {
             self.buffer.extend(data);
         }
@@ -140,7 +180,7 @@ impl LineParser {
 
     /// The next line (line mode) or everything buffered (raw mode); `Ok(None)` when more
     /// bytes are needed. After an `Err`, every call returns the same error.
-    pub fn next_frame(&mut self) -> Result<Option<LineFrame<'_>>, LineError> {
+    fn next_frame(&mut self) -> Result<Option<LineFrame<'_>>, LineError> {
         let scanned = match &self.state {
             State::Failed(error) => return Err(error.clone()),
             State::Raw if self.buffer.len() == 0 => return Ok(None),
@@ -174,49 +214,26 @@ impl LineParser {
         }
     }
 
-    /// Hands out the buffered bytes, and those fed later, as [`LineFrame::Raw`] from the
-    /// next [`next_frame`](Self::next_frame) on (Twisted's `setRawMode`).
-    pub fn set_raw_mode(&mut self) {
-        if !matches!(self.state, State::Failed(_)) {
-            self.state = State::Raw;
-        }
-    }
-
-    /// Splits the buffered bytes into lines again, starting with `extra` (Twisted's
-    /// `setLineMode(extra)`): pass back the part of the last raw frame that was not used.
-    /// `extra` goes in front of any bytes still buffered, because it arrived before them.
-    pub fn set_line_mode(&mut self, extra: &[u8]) {
-        if !matches!(self.state, State::Failed(_)) {
-            self.buffer.unread(extra);
-            self.state = State::AwaitingLine { scanned: 0 };
-        }
-    }
-
     /// The bytes buffered and not yet handed out.
-    pub fn buffered(&self) -> &[u8] {
+    fn buffered(&self) -> &[u8] {
         self.buffer.pending()
     }
 
-    /// Removes and returns the buffered bytes (Twisted's `clearLineBuffer`).
-    pub fn clear_line_buffer(&mut self) -> Vec<u8> {
-        self.buffer.take_all()
+    /// The longest line accepted, delimiter not counted.
+    fn max_length(&self) -> usize {
+        self.max_length
     }
 
-    /// Fails the parser: drop the buffer, remember the error.
-    fn fail(&mut self, len: usize) -> LineError {
-        let error = LineError::LineTooLong {
-            len,
-            max: self.max_length,
-        };
-        self.buffer.clear();
-        self.state = State::Failed(error.clone());
-        error
+    /// A line and the start of a delimiter (raw mode hands out everything it holds).
+    fn max_buffered(&self) -> usize {
+        self.max_length + self.delimiter.len().saturating_sub(1)
     }
-}
 
-impl Default for LineParser {
-    fn default() -> Self {
-        LineParser::new()
+    fn too_long(error: &LineError) -> Option<(usize, usize)> {
+        match error {
+            LineError::LineTooLong { len, max } => Some((*len, *max)),
+            LineError::EmptyDelimiter => None,
+        }
     }
 }
 
@@ -262,52 +279,30 @@ fn partial_delimiter(pending: &[u8], delimiter: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::super::chunkings;
+    use super::super::frame::{check_every_cut, run, Run};
     use super::*;
 
-    /// Lines and raw bytes seen, and the error that stopped the parser (with `len` zeroed:
-    /// it depends on where the reads ended).
-    #[derive(Debug, PartialEq)]
-    struct Outcome {
-        lines: Vec<Vec<u8>>,
-        error: Option<LineError>,
-    }
-
-    /// Feeds `chunks` one read at a time, draining lines after each (no mode switches).
-    fn run(mut parser: LineParser, chunks: &[&[u8]]) -> Outcome {
-        let mut lines = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(LineFrame::Line(line))) => lines.push(line.to_vec()),
-                    Ok(Some(LineFrame::Raw(raw))) => panic!("raw frame {raw:?} in line mode"),
-                    Ok(None) => break,
-                    Err(LineError::LineTooLong { len, max }) => {
-                        assert!(len > max, "rejected {len} bytes under max {max}");
-                        let error = Some(LineError::LineTooLong { len: 0, max });
-                        return Outcome { lines, error };
-                    }
-                    Err(other) => panic!("unexpected {other}"),
-                }
-            }
+    /// A line, copied; a parser that never switches hands out no raw frame.
+    fn own(frame: LineFrame<'_>) -> Vec<u8> {
+        match frame {
+            LineFrame::Line(line) => line.to_vec(),
+            LineFrame::Raw(raw) => panic!("raw frame {raw:?} in line mode"),
         }
-        Outcome { lines, error: None }
     }
 
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
+    /// The error with `len` zeroed: it depends on where the reads ended.
+    fn same(error: LineError) -> LineError {
+        match error {
+            LineError::LineTooLong { max, .. } => LineError::LineTooLong { len: 0, max },
+            other => other,
+        }
+    }
+
+    /// Runs `input` cut in every way and checks each cut gives the expected lines.
     fn check(make: impl Fn() -> LineParser, input: &[u8], lines: &[&[u8]], too_long: bool) {
         let max = make().max_length();
-        let expected = Outcome {
-            lines: lines.iter().map(|l| l.to_vec()).collect(),
-            error: too_long.then_some(LineError::LineTooLong { len: 0, max }),
-        };
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
+        let error = too_long.then_some(LineError::LineTooLong { len: 0, max });
+        check_every_cut(make, input, &Run::expect(lines, error), own, same);
     }
 
     #[test]
@@ -352,14 +347,17 @@ mod tests {
     #[test]
     fn default_limit_is_16384_without_the_delimiter() {
         let exact = [vec![b'x'; DEFAULT_MAX_LINE_LENGTH], b"\r\n".to_vec()].concat();
-        let outcome = run(LineParser::new(), &[&exact]);
-        assert_eq!(outcome.lines, [vec![b'x'; DEFAULT_MAX_LINE_LENGTH]]);
+        let outcome = run(LineParser::new(), &[&exact], own);
+        assert_eq!(outcome.frames, [vec![b'x'; DEFAULT_MAX_LINE_LENGTH]]);
         let over = [vec![b'x'; DEFAULT_MAX_LINE_LENGTH + 1], b"\r\n".to_vec()].concat();
         let error = LineError::LineTooLong {
             len: 0,
             max: DEFAULT_MAX_LINE_LENGTH,
         };
-        assert_eq!(run(LineParser::new(), &[&over]).error, Some(error));
+        assert_eq!(
+            run(LineParser::new(), &[&over], own).error.map(same),
+            Some(error)
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //! ```
 //!
 //! Twisted's `LineReceiver` is a class to subclass; here the user's type implements
-//! [`LineReceiver`] and [`LineProtocol`] wraps it as a [`Protocol`]. The handler reaches
+//! [`LineReceiver`] and [`LineProtocol`] wraps it as a [`Protocol`](crate::net::Protocol).
+//! The handler reaches
 //! the connection through [`Lines`]: `send_line`, the transport, and the mode switches
 //! [`set_raw_mode`](Lines::set_raw_mode) and [`set_line_mode`](Lines::set_line_mode),
 //! which take effect between two frames, as in Twisted. A handler that never switches is
@@ -37,8 +38,8 @@
 
 use std::{cell::RefCell, fmt, rc::Rc};
 
-use super::{LineError, LineFrame, LineParser};
-use crate::net::{CloseReason, Protocol, Transport};
+use super::{FrameHandler, Framed, LineError, LineFrame, LineParser};
+use crate::net::{CloseReason, Transport};
 
 /// What a line protocol does with its lines (Twisted's `LineReceiver` methods).
 pub trait LineReceiver: 'static {
@@ -82,21 +83,15 @@ enum Switch {
     Line(Vec<u8>),
 }
 
-/// A [`LineReceiver`] as a [`Protocol`].
-pub struct LineProtocol<H> {
-    handler: H,
-    parser: LineParser,
-    lines: Option<Lines>,
-}
+/// A [`LineReceiver`] as a [`Protocol`](crate::net::Protocol): the [`Framed`] adapter over
+/// a [`LineParser`].
+pub type LineProtocol<H> = Framed<H, LineParser>;
 
-impl<H: LineReceiver> LineProtocol<H> {
-    /// `\r\n`-delimited lines of at most [`DEFAULT_MAX_LINE_LENGTH`](super::DEFAULT_MAX_LINE_LENGTH) bytes.
+impl<H: LineReceiver> Framed<H, LineParser> {
+    /// `\r\n`-delimited lines of at most
+    /// [`DEFAULT_MAX_LINE_LENGTH`](super::DEFAULT_MAX_LINE_LENGTH) bytes.
     pub fn new(handler: H) -> LineProtocol<H> {
-        LineProtocol {
-            handler,
-            parser: LineParser::new(),
-            lines: None,
-        }
+        Framed::over(handler, LineParser::new())
     }
 
     /// Lines of at most `max_length` bytes, delimiter not counted (Twisted's
@@ -114,59 +109,44 @@ impl<H: LineReceiver> LineProtocol<H> {
         self.parser = self.parser.with_delimiter(delimiter)?;
         Ok(self)
     }
-
-    /// The wrapped handler.
-    pub fn handler(&self) -> &H {
-        &self.handler
-    }
-
-    /// Applies a mode switch the handler asked for.
-    fn apply_switch(&mut self, lines: &Lines) {
-        match lines.switch.borrow_mut().take() {
-            Some(Switch::Raw) => self.parser.set_raw_mode(),
-            Some(Switch::Line(extra)) => self.parser.set_line_mode(&extra),
-            None => {}
-        }
-    }
 }
 
-impl<H: LineReceiver> Protocol for LineProtocol<H> {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        let lines = Lines {
+impl<H: LineReceiver> FrameHandler<LineParser> for H {
+    type Handle = Lines;
+
+    fn handle(parser: &LineParser, transport: Rc<dyn Transport>) -> Lines {
+        Lines {
             transport,
-            delimiter: self.parser.delimiter().into(),
+            delimiter: parser.delimiter().into(),
             switch: Rc::default(),
-        };
-        self.handler.connection_made(&lines);
-        self.apply_switch(&lines);
-        self.lines = Some(lines);
+        }
     }
 
-    fn data_received(&mut self, data: &[u8]) {
-        let Some(lines) = self.lines.clone() else {
-            return;
-        };
-        self.parser.feed(data);
-        loop {
-            if lines.transport.is_closing() {
-                return; // Twisted stops delivering lines once the transport is closing
-            }
-            match self.parser.next_frame() {
-                Ok(Some(LineFrame::Line(line))) => self.handler.line_received(&lines, line),
-                Ok(Some(LineFrame::Raw(data))) => self.handler.raw_data_received(&lines, data),
-                Ok(None) => return,
-                Err(LineError::LineTooLong { len, .. }) => {
-                    return self.handler.line_length_exceeded(&lines, len);
-                }
-                Err(_) => return,
-            }
-            self.apply_switch(&lines);
+    fn transport(lines: &Lines) -> &Rc<dyn Transport> {
+        &lines.transport
+    }
+
+    fn connection_made(&mut self, lines: &Lines) {
+        LineReceiver::connection_made(self, lines);
+    }
+
+    fn frame(&mut self, lines: &Lines, frame: LineFrame<'_>) {
+        match frame {
+            LineFrame::Line(line) => self.line_received(lines, line),
+            LineFrame::Raw(data) => self.raw_data_received(lines, data),
         }
+    }
+
+    fn too_long(&mut self, lines: &Lines, len: usize) {
+        self.line_length_exceeded(lines, len);
+    }
+
+    fn between_frames(lines: &Lines, parser: &mut LineParser) {
+        lines.apply_switch(parser);
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
-        self.lines = None;
-        self.handler.connection_lost(reason);
+        LineReceiver::connection_lost(self, reason);
     }
 }
 
@@ -192,6 +172,15 @@ impl Lines {
     pub fn set_line_mode(&self, extra: &[u8]) {
         *self.switch.borrow_mut() = Some(Switch::Line(extra.to_vec()));
     }
+
+    /// Applies to `parser` the mode switch the handler asked for, if any.
+    fn apply_switch(&self, parser: &mut LineParser) {
+        match self.switch.borrow_mut().take() {
+            Some(Switch::Raw) => parser.set_raw_mode(),
+            Some(Switch::Line(extra)) => parser.set_line_mode(&extra),
+            None => {}
+        }
+    }
 }
 
 impl fmt::Debug for Lines {
@@ -202,17 +191,10 @@ impl fmt::Debug for Lines {
     }
 }
 
-impl<H> fmt::Debug for LineProtocol<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LineProtocol")
-            .field("parser", &self.parser)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Protocol;
     use crate::testing::StringTransport;
 
     /// Records lines; `SIZE n` switches to raw mode for n bytes.
@@ -249,13 +231,8 @@ mod tests {
     }
 
     fn run(input: &[u8], split: usize) -> (Recorder, Rc<StringTransport>) {
-        let transport = StringTransport::new();
-        let mut protocol = LineProtocol::new(Recorder::default()).with_max_length(8);
-        protocol.connection_made(transport.clone());
-        for chunk in input.chunks(split.max(1)) {
-            protocol.data_received(chunk);
-        }
-        (protocol.handler, transport)
+        let protocol = LineProtocol::new(Recorder::default()).with_max_length(8);
+        protocol.feed_in_reads(input, split)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (Twisted's `twisted.protocols.basic`), with no sockets and no reactor.
 //!
 //! ```
-//! use torsion::protocols::basic::{IntPrefixedParser, LengthPrefix};
+//! use torsion::protocols::basic::{FrameParser, IntPrefixedParser, LengthPrefix};
 //! let mut frames = IntPrefixedParser::new(LengthPrefix::U16);
 //! let wire = LengthPrefix::U16.encode(b"hello").unwrap();
 //! frames.feed(&wire[..3]); // a read can end anywhere
@@ -19,8 +19,9 @@
 //!
 //! # One shape for every core
 //!
-//! Each core is driven the same way: [`feed`](LineParser::feed) it the bytes of a read, then
-//! call `next_frame` until it returns `Ok(None)` ("feed me more"). `Err` means the peer sent
+//! Each core is driven the same way, the [`FrameParser`] trait: [`feed`](FrameParser::feed)
+//! it the bytes of a read, then call `next_frame` until it returns `Ok(None)` ("feed me
+//! more"). `Err` means the peer sent
 //! something that must be rejected; the core then stays failed (every later `next_frame`
 //! returns the same error and `feed` drops its bytes), so memory stays bounded and the
 //! caller closes the connection, as Twisted's `lineLengthExceeded` does by default.
@@ -38,17 +39,21 @@
 //! a frame copies it (`to_vec`). Limits are checked as soon as the bytes that break them are
 //! buffered, so a core never holds more than its limit plus one read.
 
+mod frame;
+mod framed;
 pub mod int_prefixed;
 pub mod line;
 pub mod line_receiver;
 pub mod netstring;
 pub mod string_receiver;
 
+pub use frame::FrameParser;
+pub use framed::{FrameHandler, Framed};
 pub use int_prefixed::{IntPrefixedError, IntPrefixedParser, LengthPrefix};
 pub use line::{LineError, LineFrame, LineParser, DEFAULT_MAX_LINE_LENGTH};
 pub use line_receiver::{LineProtocol, LineReceiver, Lines};
 pub use netstring::{encode_netstring, encode_netstring_into, NetstringError, NetstringParser};
-pub use string_receiver::{StringProtocol, StringReceiver, Strings};
+pub use string_receiver::{StringCore, StringProtocol, StringReceiver, Strings};
 
 /// The bytes fed to a core and not yet handed out as frames.
 ///

@@ -2,7 +2,7 @@
 //! `NetstringReceiver`), and the encoder that writes them.
 //!
 //! ```
-//! use torsion::protocols::basic::{encode_netstring, NetstringError, NetstringParser};
+//! use torsion::protocols::basic::{encode_netstring, FrameParser, NetstringError, NetstringParser};
 //! let mut parser = NetstringParser::new();
 //! parser.feed(&encode_netstring(b"hello")); // b"5:hello,"
 //! parser.feed(b"0:,");
@@ -26,7 +26,7 @@
 
 use std::fmt;
 
-use super::FrameBuffer;
+use super::{FrameBuffer, FrameParser};
 
 /// Twisted's `NetstringReceiver.MAX_LENGTH`: the longest payload accepted.
 pub const DEFAULT_MAX_LENGTH: usize = 99_999;
@@ -101,59 +101,6 @@ impl NetstringParser {
         self
     }
 
-    /// The longest payload accepted.
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
-    /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
-    pub fn feed(&mut self, data: &[u8]) {
-        if !matches!(self.state, State::Failed(_)) {
-            self.buffer.extend(data);
-        }
-    }
-
-    /// The next payload; `Ok(None)` when more bytes are needed. After an `Err`, every call
-    /// returns the same error.
-    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, NetstringError> {
-        let len = match self.state {
-            State::Failed(ref error) => return Err(error.clone()),
-            State::InPayload { len } => len,
-            State::AwaitingLength { len, digits } => {
-                let (used, length) =
-                    read_length(self.buffer.pending(), len, digits, self.max_length);
-                match length {
-                    Length::Invalid(error) => return Err(self.fail(error)),
-                    Length::Partial { len, digits } => {
-                        self.buffer.take(used);
-                        self.state = State::AwaitingLength { len, digits };
-                        return Ok(None);
-                    }
-                    Length::Complete(len) => {
-                        self.buffer.take(used);
-                        len
-                    }
-                }
-            }
-        };
-        // The payload, then its comma at index `len`.
-        let Some(&after) = self.buffer.pending().get(len) else {
-            self.state = State::InPayload { len };
-            return Ok(None);
-        };
-        if after != b',' {
-            return Err(self.fail(NetstringError::MissingComma { byte: after }));
-        }
-        self.state = State::AwaitingLength { len: 0, digits: 0 };
-        let frame = self.buffer.take(len.saturating_add(1));
-        Ok(Some(frame.get(..len).unwrap_or_default()))
-    }
-
-    /// The bytes buffered and not yet handed out (consumed length digits are not among them).
-    pub fn buffered(&self) -> &[u8] {
-        self.buffer.pending()
-    }
-
     /// Fails the parser: drop the buffer, remember the error.
     fn fail(&mut self, error: NetstringError) -> NetstringError {
         self.buffer.clear();
@@ -193,6 +140,76 @@ pub fn encode_netstring_into(payload: &[u8], out: &mut Vec<u8>) {
 impl Default for NetstringParser {
     fn default() -> Self {
         NetstringParser::new()
+    }
+}
+
+impl FrameParser for NetstringParser {
+    type Frame<'a> = &'a [u8];
+    type Error = NetstringError;
+
+    /// Takes the bytes of a read. Bytes fed after the parser failed are dropped.
+    fn feed(&mut self, data: &[u8]) {
+        if !matches!(self.state, State::Failed(_)) {
+            self.buffer.extend(data);
+        }
+    }
+
+    /// The next payload; `Ok(None)` when more bytes are needed. After an `Err`, every call
+    /// returns the same error.
+    fn next_frame(&mut self) -> Result<Option<&[u8]>, NetstringError> {
+        let len = match self.state {
+            State::Failed(ref error) => return Err(error.clone()),
+            State::InPayload { len } => len,
+            State::AwaitingLength { len, digits } => {
+                let (used, length) =
+                    read_length(self.buffer.pending(), len, digits, self.max_length);
+                match length {
+                    Length::Invalid(error) => return Err(self.fail(error)),
+                    Length::Partial { len, digits } => {
+                        self.buffer.take(used);
+                        self.state = State::AwaitingLength { len, digits };
+                        return Ok(None);
+                    }
+                    Length::Complete(len) => {
+                        self.buffer.take(used);
+                        len
+                    }
+                }
+            }
+        };
+        // The payload, then its comma at index `len`.
+        let Some(&after) = self.buffer.pending().get(len) else {
+            self.state = State::InPayload { len };
+            return Ok(None);
+        };
+        if after != b',' {
+            return Err(self.fail(NetstringError::MissingComma { byte: after }));
+        }
+        self.state = State::AwaitingLength { len: 0, digits: 0 };
+        let frame = self.buffer.take(len.saturating_add(1));
+        Ok(Some(frame.get(..len).unwrap_or_default()))
+    }
+
+    /// The bytes buffered and not yet handed out (consumed length digits are not among them).
+    fn buffered(&self) -> &[u8] {
+        self.buffer.pending()
+    }
+
+    /// The longest payload accepted.
+    fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Length digits are consumed as they come: only a payload waits.
+    fn max_buffered(&self) -> usize {
+        self.max_length
+    }
+
+    fn too_long(error: &NetstringError) -> Option<(usize, usize)> {
+        match error {
+            NetstringError::FrameTooLong { len, max } => Some((*len, *max)),
+            _ => None,
+        }
     }
 }
 
@@ -244,44 +261,8 @@ fn read_length(bytes: &[u8], mut len: usize, mut digits: usize, max: usize) -> (
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunkings;
+    use super::super::frame::{check_frames as check, run};
     use super::*;
-
-    /// Feeds `chunks` one read at a time, draining payloads after each.
-    fn run(
-        mut parser: NetstringParser,
-        chunks: &[&[u8]],
-    ) -> (Vec<Vec<u8>>, Option<NetstringError>) {
-        let mut frames = Vec::new();
-        for chunk in chunks {
-            parser.feed(chunk);
-            loop {
-                match parser.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame.to_vec()),
-                    Ok(None) => break,
-                    Err(error) => return (frames, Some(error)),
-                }
-            }
-        }
-        (frames, None)
-    }
-
-    /// Runs `input` cut in every way and checks each cut gives the expected outcome.
-    fn check(
-        make: impl Fn() -> NetstringParser,
-        input: &[u8],
-        frames: &[&[u8]],
-        error: Option<NetstringError>,
-    ) {
-        let expected = (frames.iter().map(|f| f.to_vec()).collect(), error);
-        for chunks in chunkings(input) {
-            assert_eq!(
-                run(make(), &chunks),
-                expected,
-                "input {input:?} cut {chunks:?}"
-            );
-        }
-    }
 
     #[test]
     fn valid_table_gives_the_same_payloads_for_every_cut() {
@@ -333,12 +314,20 @@ mod tests {
     #[test]
     fn default_limit_is_99999() {
         let exact = encode_netstring(&[b'x'; DEFAULT_MAX_LENGTH]);
-        assert_eq!(run(NetstringParser::new(), &[&exact]).0.len(), 1);
+        assert_eq!(
+            run(NetstringParser::new(), &[&exact], <[u8]>::to_vec)
+                .frames
+                .len(),
+            1
+        );
         let error = NetstringError::FrameTooLong {
             len: 100_000,
             max: 99_999,
         };
-        assert_eq!(run(NetstringParser::new(), &[b"100000:"]).1, Some(error));
+        assert_eq!(
+            run(NetstringParser::new(), &[b"100000:"], <[u8]>::to_vec).error,
+            Some(error)
+        );
     }
 
     #[test]

@@ -36,8 +36,12 @@
 
 use std::{fmt, rc::Rc};
 
-use super::{IntPrefixedError, IntPrefixedParser, LengthPrefix, NetstringError, NetstringParser};
-use crate::net::{CloseReason, Protocol, Transport};
+use self::sealed::Encoding;
+use super::{
+    FrameHandler, FrameParser, Framed, IntPrefixedError, IntPrefixedParser, LengthPrefix,
+    NetstringParser,
+};
+use crate::net::{CloseReason, Transport};
 
 /// What a framed protocol does with its frames.
 pub trait StringReceiver: 'static {
@@ -62,11 +66,43 @@ pub trait StringReceiver: 'static {
     }
 }
 
-/// How frames are written on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Encoding {
-    Prefixed(LengthPrefix),
-    Netstring,
+/// A core whose frames a [`StringReceiver`] handles: [`IntPrefixedParser`] or
+/// [`NetstringParser`] (sealed: the [`Strings`] handle must know how to write its frames).
+pub trait StringCore:
+    sealed::Encodes + for<'a> FrameParser<Frame<'a> = &'a [u8]> + 'static
+{
+}
+
+impl StringCore for IntPrefixedParser {}
+
+impl StringCore for NetstringParser {}
+
+mod sealed {
+    use super::{IntPrefixedParser, LengthPrefix, NetstringParser};
+
+    /// How a [`StringCore`](super::StringCore)'s frames are written.
+    pub trait Encodes {
+        fn encoding(&self) -> Encoding;
+    }
+
+    /// How frames are written on the wire.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Encoding {
+        Prefixed(LengthPrefix),
+        Netstring,
+    }
+
+    impl Encodes for IntPrefixedParser {
+        fn encoding(&self) -> Encoding {
+            Encoding::Prefixed(self.prefix())
+        }
+    }
+
+    impl Encodes for NetstringParser {
+        fn encoding(&self) -> Encoding {
+            Encoding::Netstring
+        }
+    }
 }
 
 /// The handle a [`StringReceiver`] sends frames with; clones share the connection.
@@ -122,134 +158,75 @@ impl fmt::Debug for Strings {
     }
 }
 
-/// The core under a [`StringProtocol`].
-enum Core {
-    Prefixed(IntPrefixedParser),
-    Netstring(NetstringParser),
-}
+/// A [`StringReceiver`] as a [`Protocol`](crate::net::Protocol): the [`Framed`] adapter
+/// over a length-prefix ([`int_prefixed`](StringProtocol::int_prefixed)) or netstring
+/// ([`netstring`](StringProtocol::netstring)) core.
+pub type StringProtocol<H, P = IntPrefixedParser> = Framed<H, P>;
 
-/// What one step of the core gave.
-enum Next<'a> {
-    Frame(&'a [u8]),
-    More,
-    TooLong(usize),
-    Malformed,
-}
-
-impl Core {
-    fn feed(&mut self, data: &[u8]) {
-        match self {
-            Core::Prefixed(p) => p.feed(data),
-            Core::Netstring(p) => p.feed(data),
-        }
-    }
-
-    fn next(&mut self) -> Next<'_> {
-        match self {
-            Core::Prefixed(p) => match p.next_frame() {
-                Ok(Some(frame)) => Next::Frame(frame),
-                Ok(None) => Next::More,
-                Err(IntPrefixedError::FrameTooLong { len, .. }) => Next::TooLong(len),
-                Err(_) => Next::Malformed,
-            },
-            Core::Netstring(p) => match p.next_frame() {
-                Ok(Some(frame)) => Next::Frame(frame),
-                Ok(None) => Next::More,
-                Err(NetstringError::FrameTooLong { len, .. }) => Next::TooLong(len),
-                Err(_) => Next::Malformed,
-            },
-        }
-    }
-}
-
-/// A [`StringReceiver`] as a [`Protocol`], over a length-prefix or netstring core.
-pub struct StringProtocol<H> {
-    handler: H,
-    core: Core,
-    encoding: Encoding,
-    strings: Option<Strings>,
-}
-
-impl<H: StringReceiver> StringProtocol<H> {
+impl<H: StringReceiver> Framed<H, IntPrefixedParser> {
     /// Frames with a big-endian length prefix of `prefix`'s width, bodies of at most
     /// `int_prefixed::DEFAULT_MAX_LENGTH` bytes (Twisted's `IntNStringReceiver`).
     pub fn int_prefixed(handler: H, prefix: LengthPrefix) -> Self {
-        StringProtocol {
-            handler,
-            core: Core::Prefixed(IntPrefixedParser::new(prefix)),
-            encoding: Encoding::Prefixed(prefix),
-            strings: None,
-        }
-    }
-
-    /// Netstrings (`3:abc,`), of at most `netstring::DEFAULT_MAX_LENGTH` bytes
-    /// (Twisted's `NetstringReceiver`).
-    pub fn netstring(handler: H) -> Self {
-        StringProtocol {
-            handler,
-            core: Core::Netstring(NetstringParser::new()),
-            encoding: Encoding::Netstring,
-            strings: None,
-        }
+        Framed::over(handler, IntPrefixedParser::new(prefix))
     }
 
     /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
     pub fn with_max_length(mut self, max_length: usize) -> Self {
-        self.core = match self.core {
-            Core::Prefixed(p) => Core::Prefixed(p.with_max_length(max_length)),
-            Core::Netstring(p) => Core::Netstring(p.with_max_length(max_length)),
-        };
+        self.parser = self.parser.with_max_length(max_length);
         self
-    }
-
-    /// The wrapped handler.
-    pub fn handler(&self) -> &H {
-        &self.handler
     }
 }
 
-impl<H: StringReceiver> Protocol for StringProtocol<H> {
-    fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        let strings = Strings {
-            transport,
-            encoding: self.encoding,
-        };
-        self.handler.connection_made(&strings);
-        self.strings = Some(strings);
+impl<H: StringReceiver> Framed<H, NetstringParser> {
+    /// Netstrings (`3:abc,`), of at most `netstring::DEFAULT_MAX_LENGTH` bytes
+    /// (Twisted's `NetstringReceiver`).
+    pub fn netstring(handler: H) -> Self {
+        Framed::over(handler, NetstringParser::new())
     }
 
-    fn data_received(&mut self, data: &[u8]) {
-        let Some(strings) = self.strings.clone() else {
-            return;
-        };
-        self.core.feed(data);
-        while !strings.transport.is_closing() {
-            match self.core.next() {
-                Next::Frame(frame) => self.handler.string_received(&strings, frame),
-                Next::More => return,
-                Next::TooLong(len) => return self.handler.length_limit_exceeded(&strings, len),
-                Next::Malformed => return strings.transport.lose_connection(),
-            }
+    /// Frames of at most `max_length` bytes (Twisted's `MAX_LENGTH`).
+    pub fn with_max_length(mut self, max_length: usize) -> Self {
+        self.parser = self.parser.with_max_length(max_length);
+        self
+    }
+}
+
+impl<H: StringReceiver, P: StringCore> FrameHandler<P> for H {
+    type Handle = Strings;
+
+    fn handle(parser: &P, transport: Rc<dyn Transport>) -> Strings {
+        let encoding = parser.encoding();
+        Strings {
+            transport,
+            encoding,
         }
     }
 
-    fn connection_lost(&mut self, reason: CloseReason) {
-        self.strings = None;
-        self.handler.connection_lost(reason);
+    fn transport(strings: &Strings) -> &Rc<dyn Transport> {
+        &strings.transport
     }
-}
 
-impl<H> fmt::Debug for StringProtocol<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StringProtocol")
-            .field("encoding", &self.encoding)
-            .finish_non_exhaustive()
+    fn connection_made(&mut self, strings: &Strings) {
+        StringReceiver::connection_made(self, strings);
+    }
+
+    fn frame(&mut self, strings: &Strings, frame: &[u8]) {
+        self.string_received(strings, frame);
+    }
+
+    fn too_long(&mut self, strings: &Strings, len: usize) {
+        self.length_limit_exceeded(strings, len);
+    }
+
+    fn connection_lost(&mut self, reason: CloseReason) {
+        StringReceiver::connection_lost(self, reason);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Protocol;
     use crate::testing::StringTransport;
 
     #[derive(Default)]
@@ -268,17 +245,12 @@ mod tests {
         }
     }
 
-    fn feed(
-        mut protocol: StringProtocol<Collect>,
+    fn feed<P: StringCore>(
+        protocol: StringProtocol<Collect, P>,
         input: &[u8],
         split: usize,
     ) -> (Collect, Rc<StringTransport>) {
-        let transport = StringTransport::new();
-        protocol.connection_made(transport.clone());
-        for chunk in input.chunks(split) {
-            protocol.data_received(chunk);
-        }
-        (protocol.handler, transport)
+        protocol.feed_in_reads(input, split)
     }
 
     #[test]
@@ -307,25 +279,20 @@ mod tests {
         assert!(c.frames.is_empty() && t.disconnecting());
     }
 
+    /// What `send_string(b"ok")` writes, and in how many writes.
+    fn sent<P: StringCore>(mut protocol: StringProtocol<Collect, P>) -> (Vec<u8>, usize) {
+        let transport = StringTransport::new();
+        protocol.connection_made(transport.clone());
+        protocol.handle.as_ref().unwrap().send_string(b"ok");
+        (transport.value(), transport.write_count())
+    }
+
     #[test]
     fn send_string_frames_each_encoding() {
-        for (protocol, wire) in [
-            (
-                StringProtocol::int_prefixed(Collect::default(), LengthPrefix::U8),
-                &b"\x02ok"[..],
-            ),
-            (
-                StringProtocol::int_prefixed(Collect::default(), LengthPrefix::U16),
-                b"\0\x02ok",
-            ),
-            (StringProtocol::netstring(Collect::default()), b"2:ok,"),
-        ] {
-            let transport = StringTransport::new();
-            let mut protocol = protocol;
-            protocol.connection_made(transport.clone());
-            protocol.strings.as_ref().unwrap().send_string(b"ok");
-            assert_eq!(transport.value(), wire);
-            assert_eq!(transport.write_count(), 1);
-        }
+        let prefixed = |prefix| StringProtocol::int_prefixed(Collect::default(), prefix);
+        assert_eq!(sent(prefixed(LengthPrefix::U8)), (b"\x02ok".to_vec(), 1));
+        assert_eq!(sent(prefixed(LengthPrefix::U16)), (b"\0\x02ok".to_vec(), 1));
+        let netstring = StringProtocol::netstring(Collect::default());
+        assert_eq!(sent(netstring), (b"2:ok,".to_vec(), 1));
     }
 }
