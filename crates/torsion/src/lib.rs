@@ -40,6 +40,7 @@
 pub mod defer;
 pub mod endpoints;
 pub mod net;
+pub mod process;
 pub mod protocols;
 pub mod reactor;
 mod sys;

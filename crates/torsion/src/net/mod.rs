@@ -72,6 +72,7 @@ mod transport;
 pub mod udp;
 
 pub use address::Address;
+pub(crate) use buffer::{with_read_buffer, WriteBuffer, READ_BUFFER_SIZE};
 pub(crate) use connect::ConnectorBackend;
 pub use connect::{connect_tcp, connect_unix, Connector};
 pub use error::{ConnectError, ConnectionLost, ListenError};
