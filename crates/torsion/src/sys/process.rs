@@ -73,8 +73,10 @@ pub(crate) fn fork_exec(setup: &ChildSetup) -> Result<i32, ForkExecError> {
         .map(|(from, to)| dup_above(from.as_raw_fd(), top + 1).map(|fd| (fd, *to)))
         .collect::<io::Result<_>>()
         .map_err(parent)?;
-    let (err_read, err_write) = pipe().map_err(parent)?;
-    let err_write = dup_above(err_write.as_raw_fd(), top + 1).map_err(parent)?;
+    let (err_read, err_low) = pipe().map_err(parent)?;
+    let err_write = dup_above(err_low.as_raw_fd(), top + 1).map_err(parent)?;
+    // The report's read end sees end of file only once every write end is closed.
+    drop(err_low);
     let argv = null_terminated(&setup.args);
     let envp = null_terminated(&setup.env);
     let plan = Plan {
