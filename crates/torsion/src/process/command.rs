@@ -33,8 +33,9 @@ pub const REAPER_ENV: &str = "TORSION_PROCESS_REAPER";
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
-    /// `None`: the parent's environment, with `env_changes` applied.
+    /// Start from an empty environment instead of the parent's.
     clear_env: bool,
+    /// Variables set (`Some`) or removed (`None`) on top of it.
     env_changes: BTreeMap<OsString, Option<OsString>>,
     cwd: Option<PathBuf>,
     child_fds: BTreeMap<i32, ChildFd>,

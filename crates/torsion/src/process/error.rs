@@ -182,3 +182,37 @@ pub(crate) fn os_message(err: &io::Error) -> String {
         _ => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::SignalName;
+
+    #[test]
+    fn messages_name_the_program_and_the_cause_without_the_errno_suffix() {
+        let err = SpawnError::Exec {
+            program: "nosuchprog".into(),
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(err.to_string(), "spawn nosuchprog: No such file or directory");
+        let err = SpawnError::Setup {
+            program: "sh".into(),
+            op: "setuid 0".into(),
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(err.to_string(), "spawn sh: setuid 0: Operation not permitted");
+        assert!(err.source().is_some());
+        let plain = io::Error::other("no suffix here");
+        assert_eq!(os_message(&plain), "no suffix here");
+    }
+
+    #[test]
+    fn signals_are_named_with_or_without_sig_or_numbered() {
+        for (name, number) in [("TERM", 15), ("SIGTERM", 15), ("KILL", 9), ("INT", 2), ("HUP", 1)] {
+            assert_eq!(SignalName::from(name).number().unwrap(), number, "{name}");
+        }
+        assert_eq!(SignalName::from(10).number().unwrap(), 10);
+        let err = SignalName::from("term").number().unwrap_err();
+        assert_eq!(err.to_string(), "unknown signal \"term\"");
+    }
+}

@@ -26,9 +26,10 @@
 //!
 //! # Starting
 //!
-//! The program is looked up in the child's `PATH` before the fork; the child then sets
-//! up its descriptors, directory and ids and calls `exec`, reporting a failure through a
-//! close-on-exec pipe. So a program that cannot run is an error of `spawn_process` (or a
+//! The program is looked up in the child's `PATH` first. The child is started with
+//! `posix_spawn` (the C library's cheap vfork-style spawn) or, when it needs a directory,
+//! ids or a terminal, with fork and exec, the child reporting a failure through a
+//! close-on-exec pipe. Either way a program that cannot run is an error of `spawn_process` (or a
 //! failed Deferred of the helpers), never a child that exits 127: `spawn nosuchprog: No
 //! such file or directory` ([`SpawnError`]). The child's signal mask is cleared and
 //! SIGPIPE restored to its default, as a shell does.
