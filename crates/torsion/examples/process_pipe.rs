@@ -54,7 +54,9 @@ impl ProcessProtocol for Sorter {
 fn main() {
     let mut lines: Vec<String> = std::env::args().skip(1).collect();
     if lines.is_empty() {
-        lines = ["pear", "apple", "fig", "banana"].map(String::from).to_vec();
+        lines = ["pear", "apple", "fig", "banana"]
+            .map(String::from)
+            .to_vec();
     }
     react(|reactor| {
         let (ended, done) = Deferred::new();

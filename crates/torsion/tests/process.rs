@@ -180,7 +180,10 @@ fn echo_through_cat_then_every_descriptor_closes_and_the_process_ends_cleanly() 
             assert!(transport.pid() > 0);
             run(&reactor);
             let log = log.borrow();
-            assert_eq!(log.data.get(&1).map(Vec::as_slice), Some(&b"hello cat\n"[..]));
+            assert_eq!(
+                log.data.get(&1).map(Vec::as_slice),
+                Some(&b"hello cat\n"[..])
+            );
             assert_eq!(log.ended, Some(ProcessExit::Clean));
             assert_eq!(log.events.first().map(String::as_str), Some("made"));
             assert_eq!(log.events.last().map(String::as_str), Some("ended"));
@@ -210,7 +213,10 @@ fn exit_codes_are_reported() {
                 ProcessExit::Code(7),
             ),
         ] {
-            let exit = wait_for(&reactor, get_process_value(&reactor, command.reaper(reaper)));
+            let exit = wait_for(
+                &reactor,
+                get_process_value(&reactor, command.reaper(reaper)),
+            );
             assert_eq!(exit.unwrap(), expected);
         }
         assert_eq!(ProcessExit::Code(7).code(), Some(7));
@@ -237,7 +243,9 @@ fn a_child_killed_by_a_signal_says_which_and_cannot_be_signalled_again() {
                 format!("process killed by signal {number}")
             );
             let err = transport.signal_process("TERM").unwrap_err();
-            assert!(matches!(err, SignalError::ProcessExitedAlready { pid } if pid == transport.pid()));
+            assert!(
+                matches!(err, SignalError::ProcessExitedAlready { pid } if pid == transport.pid())
+            );
             assert_eq!(
                 err.to_string(),
                 format!("signal process {}: process exited already", transport.pid())
@@ -256,7 +264,12 @@ fn signals_are_sent_by_number_and_unknown_names_are_refused() {
         assert_eq!(err.to_string(), "unknown signal \"NOPE\"");
         t.signal_process(9).unwrap();
     });
-    spawn_process(&reactor, Box::new(recorder), &Command::new("sleep").arg("30")).unwrap();
+    spawn_process(
+        &reactor,
+        Box::new(recorder),
+        &Command::new("sleep").arg("30"),
+    )
+    .unwrap();
     run(&reactor);
     assert_eq!(log.borrow().ended.and_then(ProcessExit::signal), Some(9));
 }
@@ -331,8 +344,12 @@ fn two_hundred_children_at_once_are_all_reaped_exactly_once() {
         }
         for _ in 0..200 {
             let protocol = Count(ended.clone(), reactor.clone());
-            let t = spawn_process(&reactor, Box::new(protocol), &Command::new("true").reaper(reaper))
-                .unwrap();
+            let t = spawn_process(
+                &reactor,
+                Box::new(protocol),
+                &Command::new("true").reaper(reaper),
+            )
+            .unwrap();
             pids.push(t.pid());
         }
         run(&reactor);
@@ -373,18 +390,24 @@ fn a_nonexistent_program_is_an_error_naming_it_and_the_system_cause() {
     let reactor = test_reactor();
     let (recorder, log) = Recorder::new(&reactor);
     let err = spawn_process(&reactor, Box::new(recorder), &Command::new("nosuchprog")).unwrap_err();
-    assert_eq!(err.to_string(), "spawn nosuchprog: No such file or directory");
+    assert_eq!(
+        err.to_string(),
+        "spawn nosuchprog: No such file or directory"
+    );
     assert!(matches!(err, SpawnError::Exec { .. }));
     assert!(log.borrow().events.is_empty(), "the protocol was called");
 
     // A path is not looked up: exec itself fails in the child and says so through its pipe.
     let (recorder, _) = Recorder::new(&reactor);
-    let err = spawn_process(&reactor, Box::new(recorder), &Command::new("/no/such/prog"))
-        .unwrap_err();
-    assert_eq!(err.to_string(), "spawn /no/such/prog: No such file or directory");
+    let err =
+        spawn_process(&reactor, Box::new(recorder), &Command::new("/no/such/prog")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spawn /no/such/prog: No such file or directory"
+    );
     let (recorder, _) = Recorder::new(&reactor);
-    let err = spawn_process(&reactor, Box::new(recorder), &Command::new("/etc/passwd"))
-        .unwrap_err();
+    let err =
+        spawn_process(&reactor, Box::new(recorder), &Command::new("/etc/passwd")).unwrap_err();
     assert_eq!(err.to_string(), "spawn /etc/passwd: Permission denied");
     let (recorder, _) = Recorder::new(&reactor);
     let err = spawn_process(
@@ -393,12 +416,21 @@ fn a_nonexistent_program_is_an_error_naming_it_and_the_system_cause() {
         &Command::new("true").current_dir("/no/such/dir"),
     )
     .unwrap_err();
-    assert_eq!(err.to_string(), "spawn true: chdir: No such file or directory");
+    assert_eq!(
+        err.to_string(),
+        "spawn true: chdir: No such file or directory"
+    );
 
     // The helpers fail their Deferred with the same error.
-    let failure = wait_for(&reactor, get_process_output(&reactor, Command::new("nosuchprog")))
-        .unwrap_err();
-    assert_eq!(failure.error_message(), "spawn nosuchprog: No such file or directory");
+    let failure = wait_for(
+        &reactor,
+        get_process_output(&reactor, Command::new("nosuchprog")),
+    )
+    .unwrap_err();
+    assert_eq!(
+        failure.error_message(),
+        "spawn nosuchprog: No such file or directory"
+    );
     assert!(failure.check::<SpawnError>().is_some());
     check_clean(&reactor).unwrap();
 }
@@ -410,12 +442,18 @@ fn get_process_output_fails_on_stderr_and_and_value_keeps_both() {
     let failure = wait_for(&reactor, get_process_output(&reactor, script())).unwrap_err();
     let err = failure.check::<OutputError>().unwrap();
     assert!(matches!(err, OutputError::Stderr { stdout, .. } if stdout == b"out\n"));
-    assert_eq!(failure.error_message(), "process sh wrote 5 bytes to stderr: oops");
+    assert_eq!(
+        failure.error_message(),
+        "process sh wrote 5 bytes to stderr: oops"
+    );
     let output = wait_for(&reactor, get_process_output_and_value(&reactor, script())).unwrap();
     assert_eq!(output.stdout, b"out\n");
     assert_eq!(output.stderr, b"oops\n");
     assert_eq!(output.exit, ProcessExit::Code(2));
-    let out = wait_for(&reactor, get_process_output(&reactor, Command::new("sh").args(["-c", "echo fine"])));
+    let out = wait_for(
+        &reactor,
+        get_process_output(&reactor, Command::new("sh").args(["-c", "echo fine"])),
+    );
     assert_eq!(out.unwrap(), b"fine\n");
     check_clean(&reactor).unwrap();
 }
@@ -451,8 +489,16 @@ fn extra_child_descriptors_are_read_like_stdout() {
     let log = log.borrow();
     assert_eq!(log.data.get(&3).map(Vec::as_slice), Some(&b"three\n"[..]));
     assert_eq!(log.data.get(&1).map(Vec::as_slice), Some(&b"closed\n"[..]));
-    assert!(log.events.contains(&"fd 3 lost".to_string()), "{:?}", log.events);
-    assert!(!log.events.contains(&"err lost".to_string()), "{:?}", log.events);
+    assert!(
+        log.events.contains(&"fd 3 lost".to_string()),
+        "{:?}",
+        log.events
+    );
+    assert!(
+        !log.events.contains(&"err lost".to_string()),
+        "{:?}",
+        log.events
+    );
     check_clean(&reactor).unwrap();
 }
 
@@ -538,15 +584,14 @@ fn a_drained_stdin_resumes_its_producer() {
     let reactor = test_reactor();
     let feeder = Rc::new(Feeder::default());
     let (recorder, log) = Recorder::new(&reactor);
-    let recorder = recorder
-        .on_made({
-            let feeder = feeder.clone();
-            move |t| {
-                t.register_producer(Producer::Push(feeder.clone())).unwrap();
-                t.write(&vec![b'x'; CHUNK]);
-                t.close_stdin();
-            }
-        });
+    let recorder = recorder.on_made({
+        let feeder = feeder.clone();
+        move |t| {
+            t.register_producer(Producer::Push(feeder.clone())).unwrap();
+            t.write(&vec![b'x'; CHUNK]);
+            t.close_stdin();
+        }
+    });
     spawn_process(
         &reactor,
         Box::new(recorder),
@@ -556,6 +601,9 @@ fn a_drained_stdin_resumes_its_producer() {
     run(&reactor);
     assert_eq!(feeder.paused.get(), 1);
     assert_eq!(feeder.resumed.get(), 1);
-    assert_eq!(log.borrow().data.get(&1).map(Vec::as_slice), Some(&b"done\n"[..]));
+    assert_eq!(
+        log.borrow().data.get(&1).map(Vec::as_slice),
+        Some(&b"done\n"[..])
+    );
     check_clean(&reactor).unwrap();
 }

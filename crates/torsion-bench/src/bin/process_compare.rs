@@ -16,14 +16,7 @@
 //! Each round runs every contestant once, interleaved; the report is the median.
 
 use std::{
-    cell::Cell,
-    fs::File,
-    os::fd::OwnedFd,
-    pin::Pin,
-    process::Stdio,
-    rc::Rc,
-    sync::Arc,
-    thread,
+    cell::Cell, fs::File, os::fd::OwnedFd, pin::Pin, process::Stdio, rc::Rc, sync::Arc, thread,
 };
 
 use tokio::io::{AsyncRead, ReadBuf};
@@ -86,7 +79,9 @@ fn main() {
 }
 
 fn dev_null() -> Rc<OwnedFd> {
-    Rc::new(OwnedFd::from(File::open("/dev/null").expect("open /dev/null")))
+    Rc::new(OwnedFd::from(
+        File::open("/dev/null").expect("open /dev/null"),
+    ))
 }
 
 /// Starts the next child whenever one ended, until all ran.

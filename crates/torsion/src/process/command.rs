@@ -259,15 +259,29 @@ impl Command {
         if self.program.is_empty() {
             return None;
         }
-        let path = self
-            .environment()
-            .into_iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v)
-            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+        let path = match self.env_changes.get(OsStr::new("PATH")) {
+            Some(set) => set.clone(),
+            None if self.clear_env => None,
+            None => env::var_os("PATH"),
+        }
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
         env::split_paths(&path)
             .map(|dir| dir.join(program))
             .find(|candidate| is_executable(candidate))
+    }
+
+    /// Whether the program is a bare name to look up in the parent's own `PATH` (the
+    /// command leaves `PATH` alone), which `posix_spawnp` does by itself.
+    pub(crate) fn searches_parent_path(&self) -> bool {
+        !self.program.is_empty()
+            && !self.program.as_bytes().contains(&b'/')
+            && !self.clear_env
+            && !self.env_changes.contains_key(OsStr::new("PATH"))
+    }
+
+    /// Whether the child needs nothing set up that `posix_spawn` cannot do alone.
+    pub(crate) fn is_simple(&self) -> bool {
+        self.uid.is_none() && self.gid.is_none() && self.cwd.is_none() && !self.use_pty
     }
 }
 

@@ -164,10 +164,9 @@ impl fmt::Display for OutputError {
                     String::from_utf8_lossy(first)
                 )
             }
-            OutputError::TooLarge { program, limit } => write!(
-                f,
-                "process {program} wrote more than {limit} bytes: killed"
-            ),
+            OutputError::TooLarge { program, limit } => {
+                write!(f, "process {program} wrote more than {limit} bytes: killed")
+            }
         }
     }
 }
@@ -194,13 +193,19 @@ mod tests {
             program: "nosuchprog".into(),
             source: io::Error::from_raw_os_error(libc::ENOENT),
         };
-        assert_eq!(err.to_string(), "spawn nosuchprog: No such file or directory");
+        assert_eq!(
+            err.to_string(),
+            "spawn nosuchprog: No such file or directory"
+        );
         let err = SpawnError::Setup {
             program: "sh".into(),
             op: "setuid 0".into(),
             source: io::Error::from_raw_os_error(libc::EPERM),
         };
-        assert_eq!(err.to_string(), "spawn sh: setuid 0: Operation not permitted");
+        assert_eq!(
+            err.to_string(),
+            "spawn sh: setuid 0: Operation not permitted"
+        );
         assert!(err.source().is_some());
         let plain = io::Error::other("no suffix here");
         assert_eq!(os_message(&plain), "no suffix here");
@@ -208,7 +213,13 @@ mod tests {
 
     #[test]
     fn signals_are_named_with_or_without_sig_or_numbered() {
-        for (name, number) in [("TERM", 15), ("SIGTERM", 15), ("KILL", 9), ("INT", 2), ("HUP", 1)] {
+        for (name, number) in [
+            ("TERM", 15),
+            ("SIGTERM", 15),
+            ("KILL", 9),
+            ("INT", 2),
+            ("HUP", 1),
+        ] {
             assert_eq!(SignalName::from(name).number().unwrap(), number, "{name}");
         }
         assert_eq!(SignalName::from(10).number().unwrap(), 10);

@@ -96,17 +96,25 @@ pub fn spawn_process(
     command: &Command,
 ) -> Result<ProcessTransport, SpawnError> {
     let program = command.program();
-    let strings = command
-        .c_strings()
-        .map_err(|what| SpawnError::NulByte {
-            program: program.clone(),
-            what,
-        })?;
-    let Some(path) = command.resolve() else {
-        return Err(SpawnError::Exec {
-            program,
-            source: io::Error::from_raw_os_error(libc::ENOENT),
-        });
+    let strings = command.c_strings().map_err(|what| SpawnError::NulByte {
+        program: program.clone(),
+        what,
+    })?;
+    // A bare name in an unchanged PATH is looked up by posix_spawnp itself, as std does;
+    // otherwise here, before the fork.
+    let search = command.is_simple() && command.searches_parent_path();
+    let path = if search {
+        std::path::PathBuf::from(command.program())
+    } else {
+        match command.resolve() {
+            Some(path) => path,
+            None => {
+                return Err(SpawnError::Exec {
+                    program,
+                    source: io::Error::from_raw_os_error(libc::ENOENT),
+                })
+            }
+        }
     };
     let setup_err = |op: &str, source| SpawnError::Setup {
         program: program.clone(),
@@ -129,6 +137,7 @@ pub fn spawn_process(
         uid,
         gid,
         controlling_tty: command.pty(),
+        search,
     };
     let pid = fork_exec(&setup).map_err(|e| fork_error(&program, command, e))?;
     // Close the child's ends of the pipes: only the child holds them now.

@@ -248,7 +248,10 @@ impl fmt::Debug for ProcessTransport {
         f.debug_struct("ProcessTransport")
             .field("pid", &self.inner.pid)
             .field("program", &self.inner.program)
-            .field("open_pipes", &st.pipes.iter().filter(|p| p.file.is_some()).count())
+            .field(
+                "open_pipes",
+                &st.pipes.iter().filter(|p| p.file.is_some()).count(),
+            )
             .field("exit", &st.exit)
             .finish()
     }
@@ -748,7 +751,9 @@ impl State {
     fn pause_if_full(&mut self) -> Option<Rc<dyn crate::net::PushProducer>> {
         let buffered: usize = self.pipes.iter().map(|p| p.out.len()).sum();
         match &self.producer {
-            Some(Producer::Push(p)) if !self.producer_paused && buffered > self.limits.high_water => {
+            Some(Producer::Push(p))
+                if !self.producer_paused && buffered > self.limits.high_water =>
+            {
                 self.producer_paused = true;
                 Some(p.clone())
             }
@@ -761,7 +766,9 @@ impl State {
     fn after_drain(&mut self) -> Option<Rc<dyn crate::net::PushProducer>> {
         let buffered: usize = self.pipes.iter().map(|p| p.out.len()).sum();
         match &self.producer {
-            Some(Producer::Push(p)) if self.producer_paused && buffered <= self.limits.low_water => {
+            Some(Producer::Push(p))
+                if self.producer_paused && buffered <= self.limits.low_water =>
+            {
                 self.producer_paused = false;
                 Some(p.clone())
             }

@@ -63,7 +63,10 @@ pub fn get_process_value(reactor: &Reactor, command: Command) -> Deferred<Proces
 /// failure). Its stdin is closed at once. Fails with [`SpawnError`](super::SpawnError)
 /// when the program could not start and with [`OutputError::TooLarge`] past
 /// [`DEFAULT_MAX_OUTPUT`].
-pub fn get_process_output_and_value(reactor: &Reactor, command: Command) -> Deferred<ProcessOutput> {
+pub fn get_process_output_and_value(
+    reactor: &Reactor,
+    command: Command,
+) -> Deferred<ProcessOutput> {
     run(reactor, &command, DEFAULT_MAX_OUTPUT, true)
 }
 

@@ -19,8 +19,11 @@ use std::{
 /// What the child does between `fork` and `exec`, all prepared by the parent.
 #[derive(Debug)]
 pub(crate) struct ChildSetup {
-    /// The program's path, already looked up in `PATH`.
+    /// The program's path, already looked up in `PATH`, or a bare name when `search`.
     pub(crate) path: CString,
+    /// Look `path` up in this process's `PATH` (`posix_spawnp`); only with nothing else
+    /// to set up (no ids, directory or terminal).
+    pub(crate) search: bool,
     /// `argv`, the program name first.
     pub(crate) args: Vec<CString>,
     /// The whole environment, as `NAME=value`.
@@ -67,7 +70,28 @@ pub(crate) fn fork_exec(setup: &ChildSetup) -> Result<i32, ForkExecError> {
         stage: None,
         source,
     };
-    let top = setup.fds.iter().map(|&(_, to)| to).max().unwrap_or(2).max(2);
+    let top = setup
+        .fds
+        .iter()
+        .map(|&(_, to)| to)
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let argv = null_terminated(&setup.args);
+    let envp = null_terminated(&setup.env);
+    let simple =
+        setup.uid.is_none() && setup.gid.is_none() && setup.cwd.is_none() && !setup.controlling_tty;
+    if simple && setup.fds.iter().all(|(from, _)| from.as_raw_fd() > top) {
+        // What posix_spawn can do alone: the C library's vfork-style spawn is several
+        // times cheaper than a fork that copies the parent's page tables. Every source
+        // is above every target already (fresh pipes), so no dup2 overwrites another's.
+        let fds: Vec<(RawFd, RawFd)> = setup
+            .fds
+            .iter()
+            .map(|(f, to)| (f.as_raw_fd(), *to))
+            .collect();
+        return spawn(&setup.path, setup.search, &argv, &envp, &fds, top);
+    }
     // Every source above every target, so installing one never overwrites another.
     let high: Vec<(OwnedFd, RawFd)> = setup
         .fds
@@ -75,13 +99,9 @@ pub(crate) fn fork_exec(setup: &ChildSetup) -> Result<i32, ForkExecError> {
         .map(|(from, to)| dup_above(from.as_raw_fd(), top + 1).map(|fd| (fd, *to)))
         .collect::<io::Result<_>>()
         .map_err(parent)?;
-    let argv = null_terminated(&setup.args);
-    let envp = null_terminated(&setup.env);
-    if setup.uid.is_none() && setup.gid.is_none() && setup.cwd.is_none() && !setup.controlling_tty
-    {
-        // What posix_spawn can do alone: the C library's vfork-style spawn is several
-        // times cheaper than a fork that copies the parent's page tables.
-        return spawn(&setup.path, &argv, &envp, &high, top);
+    if simple {
+        let fds: Vec<(RawFd, RawFd)> = high.iter().map(|(f, to)| (f.as_raw_fd(), *to)).collect();
+        return spawn(&setup.path, setup.search, &argv, &envp, &fds, top);
     }
     let (err_read, err_low) = pipe().map_err(parent)?;
     let err_write = dup_above(err_low.as_raw_fd(), top + 1).map_err(parent)?;
@@ -145,9 +165,10 @@ pub(crate) fn fork_exec(setup: &ChildSetup) -> Result<i32, ForkExecError> {
 /// mask cleared and SIGPIPE back to its default; its error is the exec's.
 fn spawn(
     path: &CStr,
+    search: bool,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
-    fds: &[(OwnedFd, RawFd)],
+    fds: &[(RawFd, RawFd)],
     top: RawFd,
 ) -> Result<i32, ForkExecError> {
     let fail = |rc: i32, stage| ForkExecError {
@@ -157,7 +178,7 @@ fn spawn(
     let mut actions = FileActions::new().map_err(|rc| fail(rc, None))?;
     for (from, to) in fds {
         // SAFETY: `actions` was initialised by FileActions::new; the numbers are plain ints.
-        let rc = unsafe { libc::posix_spawn_file_actions_adddup2(&mut actions.0, from.as_raw_fd(), *to) };
+        let rc = unsafe { libc::posix_spawn_file_actions_adddup2(&mut actions.0, *from, *to) };
         if rc != 0 {
             return Err(fail(rc, None));
         }
@@ -170,12 +191,25 @@ fn spawn(
         }
     }
     let attr = SpawnAttr::new().map_err(|rc| fail(rc, None))?;
+    let start = if search {
+        libc::posix_spawnp
+    } else {
+        libc::posix_spawn
+    };
     let mut pid = 0;
-    // SAFETY: `pid` is writable; path, argv and envp are NUL-terminated strings in
+    // SAFETY: `pid` is writable; path (a bare name only for posix_spawnp), argv and envp
+    // are NUL-terminated strings in
     // null-terminated arrays; actions and attributes were initialised; all outlive the
     // call. posix_spawn does not write through argv or envp despite their `*mut` type.
     let rc = unsafe {
-        libc::posix_spawn(&mut pid, path.as_ptr(), &actions.0, &attr.0, argv.as_ptr().cast(), envp.as_ptr().cast())
+        start(
+            &mut pid,
+            path.as_ptr(),
+            &actions.0,
+            &attr.0,
+            argv.as_ptr().cast(),
+            envp.as_ptr().cast(),
+        )
     };
     if rc != 0 {
         return Err(fail(rc, Some(ChildStage::Exec)));
@@ -268,7 +302,9 @@ struct Plan<'a> {
 /// The child between fork and exec: async-signal-safe calls only.
 fn child(plan: &Plan<'_>) -> ! {
     let fail = |stage: u8| -> ! {
-        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+        let errno = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
         let e = errno.to_ne_bytes();
         let msg = [stage, e[0], e[1], e[2], e[3]];
         // SAFETY: `msg` is a valid 5-byte buffer; `report` is our open pipe end.
@@ -354,7 +390,13 @@ pub(crate) fn openpty() -> io::Result<(OwnedFd, OwnedFd)> {
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: both out-pointers are valid ints; name, termios and winsize may be null.
     let rc = unsafe {
-        libc::openpty(&mut master, &mut slave, ptr::null_mut(), ptr::null(), ptr::null())
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            ptr::null_mut(),
+            ptr::null(),
+            ptr::null(),
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
