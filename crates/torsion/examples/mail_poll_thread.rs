@@ -17,7 +17,7 @@ mod mail;
 use std::{
     cell::RefCell,
     io,
-    path::PathBuf,
+    path::Path,
     process::ExitCode,
     rc::Rc,
     sync::{
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 
 /// The blocking wait, as a synchronous program writes it: runs on a pool thread.
 fn wait_for_mail(
-    path: &PathBuf,
+    path: &Path,
     interval: Duration,
     give_up: &AtomicBool,
 ) -> io::Result<Vec<String>> {

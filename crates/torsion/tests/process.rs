@@ -159,9 +159,10 @@ fn wait_for<T: 'static>(reactor: &Reactor, d: Deferred<T>) -> Result<T, torsion:
         r
     });
     run(reactor);
-    d.try_result()
-        .ok()
-        .expect("the reactor stopped before the Deferred fired")
+    match d.try_result() {
+        Ok(result) => result,
+        Err(_) => panic!("the reactor stopped before the Deferred fired"),
+    }
 }
 
 #[test]

@@ -42,9 +42,12 @@ pub(crate) fn watch(
     Ok(())
 }
 
+/// A pidfd, its registration and what to call at the exit.
+type Watched = (OwnedFd, Option<IoToken>, OnExit);
+
 /// Reaps `pid` when its pidfd turns readable.
 fn watch_pidfd(reactor: &Reactor, pid: i32, fd: OwnedFd, on_exit: OnExit) -> io::Result<()> {
-    let slot: Rc<RefCell<Option<(OwnedFd, Option<IoToken>, OnExit)>>> = Rc::new(RefCell::new(None));
+    let slot: Rc<RefCell<Option<Watched>>> = Rc::new(RefCell::new(None));
     let token = reactor.register_fd(&fd, Interest::READABLE, {
         let slot = slot.clone();
         move |reactor, _| {
