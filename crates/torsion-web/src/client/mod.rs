@@ -89,10 +89,11 @@
 
 pub mod agent;
 mod connection;
+pub mod cookies;
 pub mod decoder;
 pub mod error;
+pub mod outgoing;
 pub mod redirect;
-pub mod request;
 pub mod response;
 pub mod treq;
 pub mod url;
@@ -101,10 +102,14 @@ pub use agent::{
     Agent, AgentBuilder, Requester, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use cookies::{
+    Cookie, CookieAgent, CookieError, CookieJar, MAX_COOKIES, MAX_COOKIES_PER_DOMAIN,
+    MAX_COOKIE_SIZE,
+};
 pub use decoder::{ContentDecoder, DEFAULT_MAX_DECODED_SIZE, FEED_SIZE};
 pub use error::RequestError;
+pub use outgoing::{Body, RequestHeaders};
 pub use redirect::{RedirectAgent, DEFAULT_REDIRECT_LIMIT};
-pub use request::{Body, RequestHeaders};
 pub use response::{BodyConsumer, Response, BODY_BUFFER_LIMIT, DISCARD_LIMIT};
 pub use treq::{delete, get, head, post, put, HttpClient};
 pub use url::{Url, UrlError};

@@ -57,6 +57,7 @@ pub mod html;
 pub mod path;
 pub mod request;
 pub mod resource;
+pub mod router;
 
 use std::fmt;
 use std::rc::Rc;
@@ -71,6 +72,7 @@ use channel::HttpChannel;
 pub use file::File;
 pub use request::{ClientDisconnected, HeaderValue, Request};
 pub use resource::{not_found, Body, FnResource, Render, Resource, Tree};
+pub use router::{Handler, HttpError, IntoRender, Lookup, ParamError, Params, RouteError, Router};
 
 /// How long a request head may take, from its first byte to its blank line.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);

@@ -210,7 +210,8 @@ pub struct HostnameEndpoint {
     reactor: Reactor,
     host: String,
     port: u16,
-    timeout: Duration,
+    /// Each attempt's limit; `None` leaves it to the system.
+    timeout: Option<Duration>,
     bind_address: Option<IpAddr>,
     attempt_delay: Duration,
     resolver: NameResolver,
@@ -228,7 +229,7 @@ impl HostnameEndpoint {
                 .trim_end_matches(']')
                 .to_owned(),
             port,
-            timeout: super::DEFAULT_TIMEOUT,
+            timeout: Some(super::DEFAULT_TIMEOUT),
             bind_address: None,
             attempt_delay: DEFAULT_ATTEMPT_DELAY,
             resolver: Rc::new(move |host, port| system_resolve(&pool, host, port)),
@@ -237,7 +238,14 @@ impl HostnameEndpoint {
 
     /// How long each attempt may take.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No limit of its own on each attempt: the system's connect timeout applies (for a
+    /// caller that bounds the whole connection with a deadline of its own).
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -292,7 +300,7 @@ impl HostnameEndpoint {
                 let bind = bind.map(|ip| SocketAddr::new(ip, 0));
                 let ip = address.ip().to_string();
                 attempt(
-                    |once| connect_tcp(&reactor, &ip, address.port(), once, Some(timeout), bind),
+                    |once| connect_tcp(&reactor, &ip, address.port(), once, timeout, bind),
                     factory.clone(),
                 )
             },
