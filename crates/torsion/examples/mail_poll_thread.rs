@@ -86,11 +86,7 @@ fn main() -> ExitCode {
 }
 
 /// The blocking wait, as a synchronous program writes it: runs on a pool thread.
-fn wait_for_mail(
-    path: &Path,
-    interval: Duration,
-    give_up: &AtomicBool,
-) -> io::Result<Vec<String>> {
+fn wait_for_mail(path: &Path, interval: Duration, give_up: &AtomicBool) -> io::Result<Vec<String>> {
     while !path.is_file() {
         if give_up.load(Ordering::Relaxed) {
             return Err(io::Error::new(

@@ -608,3 +608,46 @@ fn a_drained_stdin_resumes_its_producer() {
     );
     check_clean(&reactor).unwrap();
 }
+
+/// Panics in `out_received`; counts what else it hears.
+struct Panicky {
+    ended: Rc<Cell<Option<ProcessExit>>>,
+    reactor: Reactor,
+}
+
+impl ProcessProtocol for Panicky {
+    fn out_received(&mut self, _data: &[u8]) {
+        panic!("protocol bug");
+    }
+
+    fn process_ended(&mut self, exit: ProcessExit) {
+        self.ended.set(Some(exit));
+        self.reactor.stop();
+    }
+}
+
+#[test]
+fn a_panicking_protocol_is_logged_its_descriptors_close_and_it_still_hears_the_end() {
+    let reactor = test_reactor();
+    let ended = Rc::new(Cell::new(None));
+    let protocol = Panicky {
+        ended: ended.clone(),
+        reactor: reactor.clone(),
+    };
+    // The child writes once, then keeps writing until its stdout breaks (SIGPIPE).
+    let command = Command::new("sh").args(["-c", "echo first; exec yes"]);
+    let (_, logs) = support::capture_logs(|| {
+        spawn_process(&reactor, Box::new(protocol), &command).unwrap();
+        run(&reactor);
+    });
+    support::assert_logged(
+        &logs,
+        tracing::Level::ERROR,
+        &[
+            "process protocol for sh panicked: protocol bug",
+            "closing its descriptors",
+        ],
+    );
+    assert_eq!(ended.get().and_then(ProcessExit::signal), Some(13));
+    check_clean(&reactor).unwrap();
+}
