@@ -78,6 +78,18 @@ pub enum Reaper {
     Sigchld,
 }
 
+impl Reaper {
+    /// `Auto` made concrete with the value of [`REAPER_ENV`]: `sigchld` forces the
+    /// fallback; anything else (or nothing) means a pidfd where the kernel has one.
+    fn resolve(self, env: Option<&OsStr>) -> Reaper {
+        match self {
+            Reaper::Auto if env == Some(OsStr::new("sigchld")) => Reaper::Sigchld,
+            Reaper::Auto => Reaper::Pidfd,
+            other => other,
+        }
+    }
+}
+
 impl Command {
     /// Runs `program`: a path when it holds a `/`, otherwise looked up in the `PATH` of
     /// the child's environment (the parent's when the command does not set one).
@@ -200,13 +212,7 @@ impl Command {
 
     /// The reaper after [`REAPER_ENV`] was read for `Auto`.
     pub(crate) fn chosen_reaper(&self) -> Reaper {
-        match self.reaper {
-            Reaper::Auto => match env::var_os(REAPER_ENV) {
-                Some(v) if v == "sigchld" => Reaper::Sigchld,
-                _ => Reaper::Pidfd,
-            },
-            other => other,
-        }
+        self.reaper.resolve(env::var_os(REAPER_ENV).as_deref())
     }
 
     /// The child's environment as `NAME=value` strings.
@@ -295,4 +301,54 @@ pub(crate) struct CStrings {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_switch_forces_sigchld_only_for_auto() {
+        let sigchld = Some(OsStr::new("sigchld"));
+        assert_eq!(Reaper::Auto.resolve(sigchld), Reaper::Sigchld);
+        assert_eq!(Reaper::Auto.resolve(None), Reaper::Pidfd);
+        assert_eq!(
+            Reaper::Auto.resolve(Some(OsStr::new("pidfd"))),
+            Reaper::Pidfd
+        );
+        assert_eq!(Reaper::Pidfd.resolve(sigchld), Reaper::Pidfd);
+        assert_eq!(Reaper::Sigchld.resolve(None), Reaper::Sigchld);
+    }
+
+    #[test]
+    fn programs_are_looked_up_in_the_path_the_child_gets() {
+        let sh = Command::new("sh").env("PATH", "/nonexistent:/bin:/usr/bin");
+        assert!(sh.resolve().is_some_and(|p| p.ends_with("sh")));
+        assert!(!sh.searches_parent_path());
+        assert!(Command::new("sh")
+            .env("PATH", "/nonexistent")
+            .resolve()
+            .is_none());
+        assert!(Command::new("nosuchprog").resolve().is_none());
+        assert_eq!(
+            Command::new("./x").resolve(),
+            Some(PathBuf::from("./x")),
+            "a path is not looked up"
+        );
+        assert!(Command::new("sh").searches_parent_path());
+        assert!(!Command::new("sh").env_clear().searches_parent_path());
+        assert!(!Command::new("/bin/sh").searches_parent_path());
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_before_anything_starts() {
+        assert_eq!(
+            Command::new("sh").arg("a\0b").c_strings().err(),
+            Some("argument")
+        );
+        assert_eq!(
+            Command::new("sh").env("K", "v\0").c_strings().err(),
+            Some("environment entry")
+        );
+    }
 }
