@@ -8,7 +8,6 @@ use std::{
     collections::BTreeMap,
     os::unix::fs::MetadataExt,
     rc::Rc,
-    time::Duration,
 };
 
 use torsion::{
@@ -273,55 +272,6 @@ fn signals_are_sent_by_number_and_unknown_names_are_refused() {
     .unwrap();
     run(&reactor);
     assert_eq!(log.borrow().ended.and_then(ProcessExit::signal), Some(9));
-}
-
-/// The resident set of this process, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-#[test]
-fn a_child_flooding_stdout_is_held_back_while_reading_is_paused_and_memory_stays_bounded() {
-    const TOTAL: usize = 100_000_000;
-    let reactor = test_reactor();
-    let (mut recorder, log) = Recorder::new(&reactor);
-    recorder.keep_data = false;
-    let before = rss_kib();
-    let state = Rc::new((Cell::new(0usize), Cell::new(0u32), Cell::new(before)));
-    let recorder = recorder.on_data({
-        let (state, reactor) = (state.clone(), reactor.clone());
-        move |t, _, data| {
-            let (bytes, pauses, max_rss) = &*state;
-            let before_mb = bytes.get() >> 20;
-            bytes.set(bytes.get() + data.len());
-            if bytes.get() >> 20 != before_mb {
-                // Each MiB: pause, and resume on a later turn.
-                max_rss.set(max_rss.get().max(rss_kib()));
-                pauses.set(pauses.get() + 1);
-                t.pause_producing();
-                let t = t.clone();
-                reactor.call_later(Duration::ZERO, move || t.resume_producing());
-            }
-        }
-    });
-    let command = Command::new("head").args(["-c", &TOTAL.to_string(), "/dev/zero"]);
-    spawn_process(&reactor, Box::new(recorder), &command).unwrap();
-    run(&reactor);
-    let (bytes, pauses, max_rss) = &*state;
-    assert_eq!(bytes.get(), TOTAL);
-    assert!(pauses.get() >= 90, "paused {} times", pauses.get());
-    let grown = max_rss.get().saturating_sub(before);
-    assert!(
-        grown < 32 * 1024,
-        "resident memory grew by {grown} KiB while 100 MB went through"
-    );
-    assert_eq!(log.borrow().ended, Some(ProcessExit::Clean));
-    check_clean(&reactor).unwrap();
 }
 
 #[test]
