@@ -13,7 +13,7 @@
 //! })));
 //! let site = Site::new(root, Clock::new()); // a reactor in real life
 //!
-//! // A real server: torsion::net::listen_tcp(&reactor, 8080, site, backlog, "127.0.0.1").
+//! // A real server: reactor.listen_tcp(8080, Rc::new(site), TcpListenOptions::default()).
 //! let transport = StringTransport::new();
 //! let mut connection = site.build_protocol(&transport.peer()).unwrap();
 //! connection.connection_made(transport.clone());

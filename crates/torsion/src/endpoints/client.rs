@@ -19,7 +19,10 @@ use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
 use super::wrap::{Once, Shared};
 use super::{ClientEndpoint, EndpointError};
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
-use crate::net::{connect_tcp, connect_unix, Connector, Protocol, ProtocolFactory, Transport};
+use crate::net::{
+    Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions, Transport,
+    UnixConnectOptions,
+};
 use crate::threads::defer_to_thread;
 use crate::{Failure, Reactor};
 
@@ -185,9 +188,9 @@ impl StreamClientEndpoint for StreamClient {
                     }
                 }
                 let path = path.clone();
-                let timeout = Some(*timeout);
+                let options = UnixConnectOptions::default().timeout(*timeout);
                 attempt(
-                    move |once| connect_unix(reactor, &path, once, timeout),
+                    move |once| reactor.connect_unix(&path, Rc::new(once), options),
                     factory,
                 )
             }
@@ -297,10 +300,12 @@ impl HostnameEndpoint {
             interleave(&addresses),
             self.attempt_delay,
             move |address| {
-                let bind = bind.map(|ip| SocketAddr::new(ip, 0));
+                let options = TcpConnectOptions::default()
+                    .timeout(timeout)
+                    .bind_address(bind.map(|ip| SocketAddr::new(ip, 0)));
                 let ip = address.ip().to_string();
                 attempt(
-                    |once| connect_tcp(&reactor, &ip, address.port(), once, timeout, bind),
+                    |once| reactor.connect_tcp(&ip, address.port(), Rc::new(once), options),
                     factory.clone(),
                 )
             },
