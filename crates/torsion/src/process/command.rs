@@ -238,9 +238,14 @@ impl Command {
         for arg in &self.args {
             args.push(c(arg, "argument")?);
         }
-        let env = self
-            .environment()
-            .into_iter()
+        // Unchanged: the parent's variables straight into C strings, no map in between.
+        let vars: Box<dyn Iterator<Item = (OsString, OsString)>> =
+            if !self.clear_env && self.env_changes.is_empty() {
+                Box::new(env::vars_os())
+            } else {
+                Box::new(self.environment().into_iter())
+            };
+        let env = vars
             .map(|(k, v)| {
                 let mut entry = k.into_vec();
                 entry.push(b'=');
