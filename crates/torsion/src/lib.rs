@@ -28,6 +28,7 @@
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
 //! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
 //! net           Protocol, Transport, factories; TCP and Unix streams, UDP
+//! process       child processes: spawn_process, ProcessProtocol, get_process_output
 //! threads       the reactor's thread pool: defer_to_thread, blocking_call_from_thread
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
 //! defer | time  Deferred, Failure, DeferredList, lock/semaphore/queue, await; timer heap
@@ -40,6 +41,7 @@
 pub mod defer;
 pub mod endpoints;
 pub mod net;
+pub mod process;
 pub mod protocols;
 pub mod reactor;
 mod sys;
@@ -72,4 +74,7 @@ pub mod guide {
     /// docs/4-async-await.md
     #[doc = include_str!("../../../docs/4-async-await.md")]
     pub struct AsyncAwait;
+    /// docs/5-blocking-work.md
+    #[doc = include_str!("../../../docs/5-blocking-work.md")]
+    pub struct BlockingWork;
 }

@@ -80,6 +80,7 @@ mod udp_error;
 mod wrap;
 
 pub use address::Address;
+pub(crate) use buffer::{with_read_buffer, WriteBuffer, READ_BUFFER_SIZE};
 pub(crate) use connect::resolve_on_pool;
 pub use error::{ConnectError, ConnectionLost, ListenError};
 pub use listen::{adopt_stream_port, ACCEPT_LIMIT, STARVED_RETRY};
