@@ -15,8 +15,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -70,6 +69,6 @@ fn run() -> Result<ExitCode, Failed> {
         let protocol = LineProtocol::new(chatter).with_delimiter(b"\n").ok()?;
         Some(Box::new(protocol) as Box<dyn Protocol>)
     });
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

@@ -24,8 +24,7 @@ use torsion::{
     Failure, Reactor,
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 

@@ -12,8 +12,7 @@ use std::process::ExitCode;
 
 use torsion::protocols::wire::Echo;
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -27,6 +26,6 @@ fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--listen"]).map_err(Failed::Usage)?;
     let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8000");
     let reactor = net::reactor()?;
-    let port = net::listen(&reactor, endpoint, Echo::factory()).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, Echo::factory()).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

@@ -15,8 +15,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -63,6 +62,6 @@ fn run() -> Result<ExitCode, Failed> {
         };
         Some(Box::new(LineProtocol::new(finger)) as Box<dyn Protocol>)
     });
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

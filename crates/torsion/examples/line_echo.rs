@@ -13,8 +13,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines, DEFAULT_MAX_LINE_LENGTH},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -47,6 +46,6 @@ fn run() -> Result<ExitCode, Failed> {
     let factory = factory_fn(move |_| {
         Some(Box::new(LineProtocol::new(LineEcho).with_max_length(max_length)) as Box<dyn Protocol>)
     });
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

@@ -23,8 +23,7 @@ use torsion::{
     Reactor,
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 

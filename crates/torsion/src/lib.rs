@@ -37,6 +37,7 @@
 //! any clock through `time::ReactorTime`, and [`testing`] holds helpers for testing code
 //! built on torsion without sockets or sleeps, including the clean-reactor check.
 
+pub mod application;
 pub mod defer;
 pub mod endpoints;
 pub mod net;

@@ -417,6 +417,38 @@ impl ListeningPort {
         }
         d
     }
+
+    /// Fires once no connection accepted by this port is open (at once when none is),
+    /// without asking any to close: what a graceful drain waits for while the
+    /// protocols finish their work.
+    pub fn when_connections_closed(&self) -> Deferred<()> {
+        let Repr::Socket(port) = &self.repr else {
+            return succeed(());
+        };
+        if port.connections.borrow().is_empty() {
+            return succeed(());
+        }
+        let (d, resolver) = Deferred::new();
+        port.drained.borrow_mut().push(resolver);
+        d
+    }
+
+    /// Aborts every open connection of this port now, dropping what they buffered
+    /// (`abort_connection`): the end of a drain that ran out of time.
+    pub fn abort_connections(&self) {
+        let Repr::Socket(port) = &self.repr else {
+            return;
+        };
+        let conns: Vec<Rc<Conn>> = port
+            .connections
+            .borrow()
+            .iter()
+            .filter_map(|(_, c)| c.upgrade())
+            .collect();
+        for conn in conns {
+            conn.abort_connection();
+        }
+    }
 }
 
 impl fmt::Debug for ListeningPort {
