@@ -10,8 +10,7 @@ use std::rc::Rc;
 
 use torsion_web::server::{Render, Request, Resource, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -44,6 +43,9 @@ fn run() -> Result<ExitCode, Failed> {
     let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
     let reactor = net::reactor()?;
     let site = Site::new(Rc::new(Hello), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

@@ -22,8 +22,7 @@ use torsion::{
 };
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 

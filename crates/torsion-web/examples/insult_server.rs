@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use torsion::{Deferred, Reactor};
 use torsion_web::server::{Render, Request, Resource, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -99,6 +98,9 @@ fn run() -> Result<ExitCode, Failed> {
         seed: Cell::new(seed),
     };
     let site = Site::new(Rc::new(insults), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

@@ -11,8 +11,7 @@ use std::rc::Rc;
 
 use torsion_web::server::{File, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -37,6 +36,9 @@ fn run() -> Result<ExitCode, Failed> {
         .with_directory_listing(listing);
     let reactor = net::reactor()?;
     let site = Site::new(Rc::new(files), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

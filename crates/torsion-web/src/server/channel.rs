@@ -123,6 +123,13 @@ impl HttpChannel {
     }
 }
 
+impl HttpChannel {
+    /// The connection's state, for the site's drain registry.
+    pub(crate) fn shared(&self) -> &Rc<Channel> {
+        &self.channel
+    }
+}
+
 impl Protocol for HttpChannel {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         let channel = &self.channel;
@@ -422,7 +429,7 @@ impl Channel {
         if !matches!(&*self.state.borrow(), State::Responding(_)) {
             return;
         }
-        if !keep_alive {
+        if !keep_alive || self.site.drain.is_draining() {
             return self.close();
         }
         let old = std::mem::replace(&mut *self.state.borrow_mut(), State::AwaitingHead);
@@ -505,9 +512,21 @@ impl Channel {
         self.transport.borrow_mut().take();
     }
 
-    /// True unless the connection is closing.
+    /// True unless the connection is closing or the site draining.
     pub(crate) fn may_keep_alive(&self) -> bool {
         !matches!(&*self.state.borrow(), State::Closing | State::Closed)
+            && !self.site.drain.is_draining()
+    }
+
+    /// The site drains: closes now if idle (waiting for a head, nothing of it received).
+    pub(crate) fn close_if_idle(self: &Rc<Self>) {
+        let idle = matches!(&*self.state.borrow(), State::AwaitingHead)
+            && self.buf.borrow().is_empty()
+            && !self.processing.get();
+        if idle {
+            tracing::debug!(target: "torsion_web::server", "draining: closing an idle connection");
+            self.close();
+        }
     }
 
     pub(crate) fn write(&self, data: &[u8]) {

@@ -52,6 +52,7 @@
 
 pub mod access_log;
 mod channel;
+mod drain;
 pub mod file;
 pub mod html;
 pub mod path;
@@ -67,6 +68,7 @@ use torsion::time::ReactorTime;
 
 use crate::http::{ChunkedLimits, HeadLimits, DEFAULT_MAX_BODY_SIZE};
 use channel::HttpChannel;
+use drain::Drain;
 
 pub use file::File;
 pub use request::{ClientDisconnected, HeaderValue, Request};
@@ -133,6 +135,8 @@ pub(crate) struct SiteInner {
     pub(crate) config: ServerConfig,
     /// The clock for the timeouts: the reactor, or a fake `Clock` in tests.
     pub(crate) clock: Rc<dyn ReactorTime>,
+    /// Open connections and the draining flag ([`Site::drain`]).
+    pub(crate) drain: Drain,
 }
 
 impl Site {
@@ -153,6 +157,7 @@ impl Site {
                 root,
                 config,
                 clock: Rc::new(clock),
+                drain: Drain::default(),
             }),
         }
     }
@@ -161,11 +166,29 @@ impl Site {
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
     }
+
+    /// Starts a graceful drain (stop listening first): idle keep-alive connections
+    /// close now; a connection with a request in flight finishes it (a file sent by a
+    /// producer included), answers with `Connection: close` when its head is not out
+    /// yet, and closes after the response. New connections are served the same way:
+    /// one request, then close. Wait for the listening port's connections to close
+    /// (`ListeningPort::when_connections_closed`), as `torsion::application`'s
+    /// `ListenService::with_drain` does.
+    pub fn drain(&self) {
+        self.inner.drain.start();
+    }
+
+    /// Whether [`drain`](Site::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.drain.is_draining()
+    }
 }
 
 impl ProtocolFactory for Site {
     fn build_protocol(&self, _: &Address) -> Option<Box<dyn Protocol>> {
-        Some(Box::new(HttpChannel::new(self.inner.clone())))
+        let channel = HttpChannel::new(self.inner.clone());
+        self.inner.drain.add(channel.shared());
+        Some(Box::new(channel))
     }
 }
 
