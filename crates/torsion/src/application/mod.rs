@@ -43,6 +43,7 @@
 //!   crate share on top of it.
 
 mod client;
+pub mod daemon;
 pub mod example;
 mod listen;
 mod multi;
