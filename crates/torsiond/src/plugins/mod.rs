@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use torsion::application::{ListenService, MultiService, Service};
-use torsion::endpoints::{client_from_string, ClientEndpoint, ServerEndpoint};
+use torsion::endpoints::{check_server_string, client_from_string, ClientEndpoint};
 use torsion::net::{factory_fn, Protocol, ProtocolFactory};
 use torsion::protocols::basic::{LineProtocol, LineReceiver, Lines};
 use torsion::protocols::wire::Echo;
@@ -133,10 +133,10 @@ impl fmt::Debug for dyn Plugin {
     }
 }
 
-/// Checks a server endpoint string on the command line.
+/// Checks a server endpoint string on the command line (a `haproxy:` prefix included).
 pub fn server_endpoint(value: &str) -> Result<String, String> {
-    ServerEndpoint::parse(value)
-        .map(|_| value.to_owned())
+    check_server_string(value)
+        .map(|()| value.to_owned())
         .map_err(|e| e.to_string())
 }
 
