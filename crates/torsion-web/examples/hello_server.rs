@@ -35,6 +35,14 @@ impl Resource for Hello {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error; no access
+    // lines by default: this is the benchmark server (RUST_LOG=info turns them on).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,torsion_web::access=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("hello_server", USAGE, run())
 }
 
