@@ -45,6 +45,9 @@ pub struct Global {
     /// The readiness backend.
     #[arg(long, value_enum, default_value_t = ReactorKind::Mio)]
     pub reactor: ReactorKind,
+    /// Serve Prometheus metrics (text exposition, any path) on this endpoint.
+    #[arg(long, value_name = "ENDPOINT", value_parser = crate::plugins::server_endpoint)]
+    pub metrics: Option<String>,
     /// How long in-flight connections may take to finish after SIGTERM/SIGINT.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub drain_timeout: Duration,

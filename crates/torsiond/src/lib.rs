@@ -33,6 +33,7 @@
 
 pub mod cli;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 mod pidfile;
 pub mod plugins;
@@ -166,6 +167,18 @@ fn serve(
     let service = match plugin.make_service(&reactor, options) {
         Ok(service) => service,
         Err(failure) => return Err((format!("{}: {failure}", plugin.name()), daemonized)),
+    };
+    let service = match &global.metrics {
+        None => service,
+        Some(endpoint) => {
+            let root = torsion::application::MultiService::new("torsiond");
+            let added = metrics::service(&reactor, endpoint, service.clone())
+                .and_then(|metrics| root.add(service).and_then(|()| root.add(metrics)));
+            if let Err(failure) = added {
+                return Err((format!("--metrics {endpoint}: {failure}"), daemonized));
+            }
+            Rc::new(root) as Rc<dyn torsion::application::Service>
+        }
     };
     let (uid, gid) = (global.uid, global.gid);
     let daemonized = Rc::new(std::cell::RefCell::new(daemonized));

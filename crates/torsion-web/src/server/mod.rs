@@ -59,6 +59,7 @@ pub mod path;
 pub mod request;
 pub mod resource;
 
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -182,6 +183,25 @@ impl Site {
     pub fn is_draining(&self) -> bool {
         self.inner.drain.is_draining()
     }
+}
+
+thread_local! {
+    /// Responses completed on this thread (one reactor per thread), by status class.
+    static STATUS_CLASSES: [Cell<u64>; 5] = const {
+        [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)]
+    };
+}
+
+/// Counts a completed response (a thread-local increment: no lock, no atomic).
+pub(crate) fn count_status(status: u16) {
+    let class = usize::from(status / 100).clamp(1, 5) - 1;
+    STATUS_CLASSES.with(|classes| classes[class].set(classes[class].get() + 1));
+}
+
+/// Responses completed by every site on this thread (its reactor), by status class:
+/// `[1xx, 2xx, 3xx, 4xx, 5xx]`. For metrics.
+pub fn responses_by_status_class() -> [u64; 5] {
+    STATUS_CLASSES.with(|classes| classes.each_ref().map(Cell::get))
 }
 
 impl ProtocolFactory for Site {

@@ -758,6 +758,7 @@ impl Request {
             return;
         }
         self.inner.phase.set(Phase::Finished);
+        super::count_status(self.status());
         self.log_access();
         let waiting = std::mem::take(&mut *self.inner.waiting.borrow_mut());
         for resolver in waiting {

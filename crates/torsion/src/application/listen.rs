@@ -149,6 +149,11 @@ impl Service for ListenService {
         self.state.is_running()
     }
 
+    fn ports(&self) -> Vec<ListeningPort> {
+        let (port, stopped) = (self.port.borrow(), self.stopped.borrow());
+        port.iter().chain(stopped.iter()).cloned().collect()
+    }
+
     fn addresses(&self) -> Vec<Address> {
         self.port
             .borrow()

@@ -53,7 +53,7 @@ mod timer;
 use std::cell::Cell;
 
 use crate::defer::{Deferred, Failure};
-use crate::net::Address;
+use crate::net::{Address, ListeningPort};
 
 pub use listen::ListenService;
 pub use multi::MultiService;
@@ -97,6 +97,12 @@ pub trait Service {
 
     /// The addresses the service listens on (none for most services).
     fn addresses(&self) -> Vec<Address> {
+        Vec::new()
+    }
+
+    /// The ports the service listens on, and those it stopped whose connections may
+    /// still drain: for metrics (open and accepted connections).
+    fn ports(&self) -> Vec<ListeningPort> {
         Vec::new()
     }
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::{Service, ServiceState};
 use crate::defer::{succeed, Deferred, DeferredList, Failure};
-use crate::net::Address;
+use crate::net::{Address, ListeningPort};
 
 /// A service made of services (Twisted's `MultiService`): children start in the order
 /// they were added and stop in reverse; [`stop`](Service::stop) fires once every child's
@@ -101,6 +101,10 @@ impl Service for MultiService {
 
     fn addresses(&self) -> Vec<Address> {
         self.children().iter().flat_map(|c| c.addresses()).collect()
+    }
+
+    fn ports(&self) -> Vec<ListeningPort> {
+        self.children().iter().flat_map(|c| c.ports()).collect()
     }
 }
 

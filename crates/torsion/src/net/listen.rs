@@ -87,6 +87,8 @@ struct Port {
     connections: RefCell<Slab<Weak<Conn>>>,
     /// Waiting for the last connection to close (`lose_connections`).
     drained: RefCell<Vec<Resolver<()>>>,
+    /// Connections accepted so far, for metrics.
+    accepted: Cell<u64>,
     /// A Unix socket's path, removed when the port stops.
     unix_path: Option<PathBuf>,
     /// Run once when the port stops listening (an endpoint's lock file is removed).
@@ -385,6 +387,14 @@ impl ListeningPort {
         }
     }
 
+    /// How many connections this port accepted since it started listening.
+    pub fn accepted_count(&self) -> u64 {
+        match &self.repr {
+            Repr::Socket(port) => port.accepted.get(),
+            Repr::Memory(_) => 0,
+        }
+    }
+
     /// How many connections accepted by this port are open.
     pub fn connection_count(&self) -> usize {
         match &self.repr {
@@ -490,6 +500,7 @@ impl Port {
             retry: RefCell::new(None),
             connections: RefCell::new(Slab::new()),
             drained: RefCell::new(Vec::new()),
+            accepted: Cell::new(0),
             unix_path,
             on_stop: RefCell::new(Vec::new()),
         });
@@ -598,6 +609,7 @@ impl Port {
 
     /// Builds a protocol for an accepted socket and starts its connection.
     fn serve(self: &Rc<Self>, socket: Socket, peer: Address) {
+        self.accepted.set(self.accepted.get() + 1);
         let Some(protocol) = self.factory.build_protocol(&peer) else {
             return; // refused: dropping the socket closes it
         };
