@@ -33,10 +33,13 @@ pub struct Runner {
     reactor: Reactor,
     drain_timeout: Duration,
     after_privileged: Option<Box<dyn FnOnce() -> Result<(), Failure>>>,
-    on_ready: Option<Box<dyn FnOnce(&[Address])>>,
+    on_ready: Option<ReadyFn>,
     on_stopping: Option<Box<dyn FnOnce()>>,
     on_reload: Option<Box<dyn FnMut()>>,
 }
+
+/// Told the addresses once the tree runs.
+type ReadyFn = Box<dyn FnOnce(&[Address])>;
 
 /// Where a run is, between start and the end of `reactor.run()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,7 +45,8 @@ fn parse_all_ways(input: &[u8]) -> Result<(String, usize), ProxyError> {
 
 #[test]
 fn headers_parse_to_the_client_address() {
-    let cases: &[(&[u8], Result<(&str, usize), ProxyError>)] = &[
+    type Case<'a> = (&'a [u8], Result<(&'a str, usize), ProxyError>);
+    let cases: &[Case] = &[
         (
             b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\nGET",
             Ok(("192.0.2.7:56324", 45)),
