@@ -7,6 +7,8 @@ do, and serves until killed:
     /gzip     the same text, gzip-encoded when the client asks (Twisted's EncodingResourceWrapper)
     /redirect a 302 to /text
     /insult   a random insult after a random delay of up to 0.5 s (callLater)
+    /cookie/set    sets a cookie (Path=/cookie) and redirects to /cookie/check
+    /cookie/check  the text if that cookie came back, else 403
 
     python web_server.py
 """
@@ -61,12 +63,36 @@ class Insult(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class CookieSet(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        request.addCookie(b"flavour", b"oatmeal", path=b"/cookie", httpOnly=True)
+        return util.redirectTo(b"/cookie/check", request)
+
+
+class CookieCheck(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        if request.getCookie(b"flavour") == b"oatmeal":
+            request.setHeader(b"content-type", b"text/plain")
+            return TEXT
+        request.setResponseCode(403)
+        return b"no cookie"
+
+
+cookie = resource.Resource()
+cookie.putChild(b"set", CookieSet())
+cookie.putChild(b"check", CookieCheck())
+
 root = resource.Resource()
 root.putChild(b"text", Text())
 root.putChild(b"chunked", Chunked())
 root.putChild(b"gzip", EncodingResourceWrapper(Text(), [GzipEncoderFactory()]))
 root.putChild(b"redirect", util.Redirect(b"/text"))
 root.putChild(b"insult", Insult())
+root.putChild(b"cookie", cookie)
 
 port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1", backlog=1024)
 print(f"listening on 127.0.0.1:{port.getHost().port}", flush=True)

@@ -10,16 +10,24 @@
 //! Lines come in the order the answers do, not the order of the arguments. Each fetch is
 //! treq's `get` (redirects followed, gzip undone); the results are combined with
 //! `gather_results`, as in the talk. Exits 0 when every URL answered, 1 when one failed.
+//! With `--cookies`, the fetches share a cookie jar (treq's `cookies=`): what a response
+//! sets, a redirect or a later request sends back.
 
 use std::{io::Write, process::ExitCode};
 
 use torsion::{defer::gather_results, task::react_with, Deferred, Failure, Reactor};
-use torsion_web::client::{get, Response};
+use torsion_web::client::{
+    Agent, ContentDecoder, CookieAgent, CookieJar, HttpClient, RedirectAgent, Response,
+};
 
 fn main() -> ExitCode {
-    let urls: Vec<String> = std::env::args().skip(1).collect();
+    let mut urls: Vec<String> = std::env::args().skip(1).collect();
+    let cookies = urls.first().is_some_and(|first| first == "--cookies");
+    if cookies {
+        urls.remove(0);
+    }
     if urls.is_empty() || urls.iter().any(|u| u.starts_with('-')) {
-        eprintln!("usage: fetch_urls URL...");
+        eprintln!("usage: fetch_urls [--cookies] URL...");
         return ExitCode::from(2);
     }
     let reactor = match Reactor::new() {
@@ -29,15 +37,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match react_with(&reactor, |reactor| fetch_all(reactor, &urls)) {
+    let client = if cookies {
+        let agent = CookieAgent::new(ContentDecoder::new(Agent::new(&reactor)), CookieJar::new());
+        HttpClient::with_agent(RedirectAgent::new(agent))
+    } else {
+        HttpClient::new(&reactor)
+    };
+    match react_with(&reactor, |_| fetch_all(&client, &urls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
     }
 }
 
 /// Fetches every URL at once; fails (after printing every line) if any fetch failed.
-fn fetch_all(reactor: &Reactor, urls: &[String]) -> Deferred<()> {
-    let fetches = urls.iter().map(|url| fetch(reactor, url.clone()));
+fn fetch_all(client: &HttpClient, urls: &[String]) -> Deferred<()> {
+    let fetches = urls.iter().map(|url| fetch(client, url.clone()));
     gather_results(fetches).add_callback(|answered: Vec<bool>| {
         let failed = answered.iter().filter(|ok| !**ok).count();
         if failed == 0 {
@@ -52,9 +66,10 @@ fn fetch_all(reactor: &Reactor, urls: &[String]) -> Deferred<()> {
 }
 
 /// Gets `url`, prints its line, and fires with whether it answered.
-fn fetch(reactor: &Reactor, url: String) -> Deferred<bool> {
+fn fetch(client: &HttpClient, url: String) -> Deferred<bool> {
     let failed_url = url.clone();
-    get(reactor, &url)
+    client
+        .get(&url)
         .add_callback(|response: Response| {
             let status = response.status();
             response.body().add_callback(move |body: Vec<u8>| {

@@ -165,3 +165,33 @@ fn a_redirect_without_location_fails() {
     wait(&reactor, inner.close_cached_connections()).unwrap();
     server.finish();
 }
+
+#[test]
+fn a_redirect_to_a_non_ascii_path_with_spaces_is_encoded_and_followed() {
+    let reactor = reactor();
+    let server = Server::start(&reactor, |seen| match seen.target.as_str() {
+        "/start" => redirect(302, "/café au lait?q=crème brûlée"),
+        _ => ok(b"arrived"),
+    });
+    let inner = Agent::new(&reactor);
+    let agent = RedirectAgent::new(inner.clone());
+    let body = agent
+        .request(
+            "GET",
+            &server.url("/start"),
+            RequestHeaders::new(),
+            Body::Empty,
+        )
+        .add_callback(|response: Response| response.body());
+    assert_eq!(wait(&reactor, body).unwrap(), b"arrived");
+    let targets: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        targets,
+        [
+            "/start",
+            "/caf%C3%A9%20au%20lait?q=cr%C3%A8me%20br%C3%BBl%C3%A9e"
+        ]
+    );
+    wait(&reactor, inner.close_cached_connections()).unwrap();
+    server.finish();
+}

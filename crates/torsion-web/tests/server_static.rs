@@ -144,3 +144,122 @@ fn directories_redirect_list_escaped_or_refuse() {
         assert!(!odd.text().contains("<script>"));
     });
 }
+
+#[test]
+fn entity_tags_answer_304_412_and_keep_ranges_to_the_same_file() {
+    let root = tree("etags");
+    let files = File::new(&root).unwrap();
+    with_server(Rc::new(files), move |addr| {
+        let mut client = Reader::connect(addr);
+        let whole = get(&mut client, "/hello.txt", "");
+        let etag = whole.header("etag").expect("ETag");
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        let modified = whole.header("last-modified").expect("Last-Modified");
+
+        let same = get(
+            &mut client,
+            "/hello.txt",
+            &format!("If-None-Match: {etag}\r\n"),
+        );
+        assert_eq!((same.status, same.body.len()), (304, 0));
+        assert_eq!(same.header("etag").as_deref(), Some(&etag[..]));
+        let star = get(&mut client, "/hello.txt", "If-None-Match: *\r\n");
+        assert_eq!(star.status, 304);
+        let other = get(&mut client, "/hello.txt", "If-None-Match: \"nope\"\r\n");
+        assert_eq!((other.status, other.text()), (200, "hello, file\n".into()));
+        // If-None-Match wins over a matching If-Modified-Since.
+        let both = format!("If-None-Match: \"nope\"\r\nIf-Modified-Since: {modified}\r\n");
+        assert_eq!(get(&mut client, "/hello.txt", &both).status, 200);
+
+        let matching = get(&mut client, "/hello.txt", &format!("If-Match: {etag}\r\n"));
+        assert_eq!(matching.status, 200);
+        let stale = get(&mut client, "/hello.txt", "If-Match: \"nope\"\r\n");
+        assert_eq!(stale.status, 412);
+        let old = "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+        assert_eq!(get(&mut client, "/hello.txt", old).status, 412);
+
+        // The obsolete date forms are read too (RFC 9110 §5.6.7).
+        let rfc850 = "If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n";
+        assert_eq!(get(&mut client, "/hello.txt", rfc850).status, 200);
+        let future_asctime = "If-Modified-Since: Thu Jan  1 00:00:00 2099\r\n";
+        assert_eq!(get(&mut client, "/hello.txt", future_asctime).status, 304);
+
+        let resume = format!("Range: bytes=7-\r\nIf-Range: {etag}\r\n");
+        let part = get(&mut client, "/hello.txt", &resume);
+        assert_eq!((part.status, part.text()), (206, "file\n".into()));
+        let by_date = format!("Range: bytes=7-\r\nIf-Range: {modified}\r\n");
+        assert_eq!(get(&mut client, "/hello.txt", &by_date).status, 206);
+
+        // The file changes: the old tag no longer names it, so a resumed download gets
+        // the whole new file with 200, never a piece of it spliced onto the old one.
+        fs::write(root.join("hello.txt"), "HELLO, CHANGED FILE\n").unwrap();
+        let changed = get(&mut client, "/hello.txt", &resume);
+        assert_eq!(
+            (changed.status, changed.text()),
+            (200, "HELLO, CHANGED FILE\n".into())
+        );
+        assert_ne!(changed.header("etag").as_deref(), Some(&etag[..]));
+        assert_eq!(changed.header("content-range"), None);
+        let stale_again = get(
+            &mut client,
+            "/hello.txt",
+            &format!("If-None-Match: {etag}\r\n"),
+        );
+        assert_eq!(stale_again.status, 200);
+    });
+}
+
+#[test]
+fn hidden_files_are_neither_served_nor_listed_unless_asked() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let root = tree("hidden");
+    fs::create_dir_all(root.join(".git")).unwrap();
+    fs::write(root.join(".git/config"), "[core]").unwrap();
+    fs::write(root.join(".env"), "PASSWORD=x").unwrap();
+    // A name that is not UTF-8 (Latin-1 "café.txt").
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    fs::write(root.join(latin1), "latin-1 name").unwrap();
+    let site = Tree::new();
+    site.put_child(
+        "plain",
+        Rc::new(File::new(&root).unwrap().with_directory_listing(true)),
+    );
+    site.put_child(
+        "all",
+        Rc::new(
+            File::new(&root)
+                .unwrap()
+                .with_directory_listing(true)
+                .with_hidden_files(true),
+        ),
+    );
+    with_server(site, |addr| {
+        let mut client = Reader::connect(addr);
+        for path in [
+            "/plain/.env",
+            "/plain/.git/config",
+            "/plain/%2eenv",
+            "/plain/.git/",
+        ] {
+            let response = get(&mut client, path, "");
+            assert_eq!(response.status, 404, "{path}");
+            assert!(!response.text().contains("PASSWORD"), "{path}");
+        }
+        let listing = get(&mut client, "/plain/", "").text();
+        assert!(
+            !listing.contains(".env") && !listing.contains(".git"),
+            "{listing}"
+        );
+        assert!(listing.contains("href=\"caf%E9.txt\""), "{listing}");
+        assert_eq!(
+            get(&mut client, "/plain/caf%E9.txt", "").text(),
+            "latin-1 name"
+        );
+
+        assert_eq!(get(&mut client, "/all/.env", "").text(), "PASSWORD=x");
+        assert_eq!(get(&mut client, "/all/.git/config", "").text(), "[core]");
+        let everything = get(&mut client, "/all/", "").text();
+        assert!(everything.contains("href=\".env\""), "{everything}");
+    });
+}

@@ -89,6 +89,7 @@
 
 pub mod agent;
 mod connection;
+pub mod cookies;
 pub mod decoder;
 pub mod error;
 pub mod redirect;
@@ -100,6 +101,10 @@ pub mod url;
 pub use agent::{
     Agent, AgentBuilder, Requester, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_REQUEST_TIMEOUT,
+};
+pub use cookies::{
+    Cookie, CookieAgent, CookieError, CookieJar, MAX_COOKIES, MAX_COOKIES_PER_DOMAIN,
+    MAX_COOKIE_SIZE,
 };
 pub use decoder::{ContentDecoder, DEFAULT_MAX_DECODED_SIZE, FEED_SIZE};
 pub use error::RequestError;

@@ -1,5 +1,6 @@
 //! `http://` URLs as the client needs them: a host, a port and a request target (the part
-//! of Twisted's `URI.fromBytes` that `Agent` uses), parsed by hand and strictly.
+//! of Twisted's `URI.fromBytes` that `Agent` uses), read by the WHATWG URL rules that
+//! browsers and Python's `requests` follow (the `url` crate).
 //!
 //! ```
 //! use torsion_web::client::{Url, UrlError};
@@ -7,27 +8,35 @@
 //! assert_eq!((url.host(), url.port(), url.target()), ("example.com", 8080, "/a/b?x=1"));
 //! assert_eq!(url.authority(), "example.com:8080"); // what goes in `Host`
 //! assert_eq!(url.join("../c").unwrap().to_string(), "http://example.com:8080/c");
+//! // Encoded as a browser would: a space, non-ASCII text, an international host name.
+//! let url: Url = "http://bücher.example/a café?q=ü".parse().unwrap();
+//! assert_eq!(url.host(), "xn--bcher-kva.example");
+//! assert_eq!(url.target(), "/a%20caf%C3%A9?q=%C3%BC");
 //! assert_eq!("https://example.com/".parse::<Url>(), Err(UrlError::HttpsNotSupported));
 //! ```
 //!
-//! Only what an HTTP/1.1 client sends is accepted: scheme `http` (`https` is refused with
-//! its own error until TLS lands), a registered name, an IPv4 address or a bracketed IPv6
-//! address, an optional decimal port, and a path and query of visible ASCII (so a URL can
-//! never smuggle CR, LF or a space into the request line). User information
-//! (`user:pass@`) is refused rather than sent in the clear. The fragment is dropped, as
-//! browsers and Twisted do: it never goes on the wire.
+//! What must be encoded is percent-encoded (spaces and non-ASCII text in the path and
+//! query), host names are lower-cased and international ones turned to punycode (IDNA),
+//! `http://host:/` means port 80, and relative references resolve per RFC 3986 as
+//! browsers do. What stays refused, with its own [`UrlError`]: a scheme other than `http`
+//! (`https` has its own error until TLS lands), user information (`user:pass@`, never
+//! sent in the clear), an empty host, port 0 or past 65535, a host no lookup could
+//! find, and control characters anywhere (browsers drop a CR or LF silently; a client
+//! library should say so instead). A URL can never smuggle CR, LF or a space into the
+//! request line. The fragment is dropped, as browsers and Twisted do: it never goes on
+//! the wire.
 
-use std::{fmt, net::Ipv6Addr, str::FromStr};
+use std::{fmt, str::FromStr};
 
 /// An `http` URL split into what a request needs; see the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Url {
-    /// The host as written, without brackets for IPv6, lower-cased.
+    /// The host: lower-cased, punycode for international names, IPv6 without brackets.
     host: String,
     port: u16,
-    /// Whether the port was written (it then appears in `Host` and `Display`).
+    /// Whether a port other than 80 was written (it then appears in `Host` and `Display`).
     explicit_port: bool,
-    /// The origin-form request target: path (at least `/`) and query.
+    /// The origin-form request target: path (at least `/`) and query, percent-encoded.
     target: String,
 }
 
@@ -48,7 +57,7 @@ pub enum UrlError {
     UserInfo,
     /// Nothing between `//` and the path.
     EmptyHost,
-    /// A host with a character no host name or address has.
+    /// A host with a character no host name or address has, or a name IDNA refuses.
     InvalidHost {
         /// The host, as written.
         host: String,
@@ -58,7 +67,7 @@ pub enum UrlError {
         /// The port, as written.
         port: String,
     },
-    /// A byte in the path or query that is not visible ASCII (a space, CR, LF, non-ASCII).
+    /// A control character (CR, LF, NUL, ...) anywhere in the URL.
     InvalidCharacter {
         /// The offending character.
         character: char,
@@ -66,7 +75,8 @@ pub enum UrlError {
 }
 
 impl Url {
-    /// The host: a name, an IPv4 address, or an IPv6 address without its brackets.
+    /// The host: a name (punycode if international), an IPv4 address, or an IPv6 address
+    /// without its brackets.
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -81,7 +91,8 @@ impl Url {
         &self.target
     }
 
-    /// `host[:port]` as sent in `Host` (brackets kept for IPv6; the port only if written).
+    /// `host[:port]` as sent in `Host` (brackets kept for IPv6; the port only if written
+    /// and not 80).
     pub fn authority(&self) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
@@ -100,42 +111,67 @@ impl Url {
         self.host == other.host && self.port == other.port
     }
 
-    /// Resolves `reference` (a `Location` value, say) against this URL (RFC 3986 §5.2):
-    /// absolute URLs, `//host/path`, `/path`, `relative/path`, `?query` and `#fragment`.
+    /// Resolves `reference` (a `Location` value, say) against this URL (RFC 3986 §5.2, as
+    /// WHATWG's URL parser does it): absolute URLs, `//host/path`, `/path`,
+    /// `relative/path`, `?query` and `#fragment`, with `.` and `..` removed.
     ///
     /// # Errors
     /// The [`UrlError`] of the resolved URL.
     pub fn join(&self, reference: &str) -> Result<Url, UrlError> {
-        let reference = reference.split('#').next().unwrap_or_default();
-        if has_scheme(reference) {
-            return reference.parse();
+        refuse_controls(reference)?;
+        let base = url::Url::parse(&self.to_string()).map_err(|_| UrlError::MissingScheme)?;
+        let joined = base.join(reference).map_err(|error| {
+            if has_scheme(reference) {
+                // An absolute URL's own error: read it alone for the precise variant.
+                return Url::from_str(reference)
+                    .err()
+                    .unwrap_or(convert(error, reference));
+            }
+            match reference.strip_prefix("//") {
+                Some(rest) => convert(error, &format!("http://{rest}")),
+                None => convert(error, reference),
+            }
+        })?;
+        Url::from_parsed(&joined, joined.as_str())
+    }
+
+    /// Checks what the WHATWG parser made of `input` against what this client sends.
+    fn from_parsed(parsed: &url::Url, input: &str) -> Result<Url, UrlError> {
+        match parsed.scheme() {
+            "http" => {}
+            "https" => return Err(UrlError::HttpsNotSupported),
+            other => {
+                return Err(UrlError::UnsupportedScheme {
+                    scheme: other.to_owned(),
+                })
+            }
         }
-        if let Some(rest) = reference.strip_prefix("//") {
-            return format!("http://{rest}").parse();
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(UrlError::UserInfo);
         }
-        let base = format!("http://{}", self.authority());
-        let target = if reference.is_empty() {
-            self.target.clone()
-        } else if reference.starts_with('/') {
-            reference.to_owned()
-        } else if reference.starts_with('?') {
-            let path = self.target.split('?').next().unwrap_or("/");
-            format!("{path}{reference}")
-        } else {
-            let path = self.target.split('?').next().unwrap_or("/");
-            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-            format!("{dir}/{reference}")
+        let host = match parsed.host() {
+            Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+            Some(url::Host::Ipv4(v4)) => v4.to_string(),
+            Some(url::Host::Ipv6(v6)) => v6.to_string(),
+            _ => return Err(UrlError::EmptyHost),
         };
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (target.as_str(), None),
-        };
-        let mut joined = base + &remove_dot_segments(path);
-        if let Some(query) = query {
-            joined.push('?');
-            joined.push_str(query);
+        let port = parsed.port().unwrap_or(80);
+        if port == 0 {
+            return Err(UrlError::InvalidPort {
+                port: written_port(input).unwrap_or("0").to_owned(),
+            });
         }
-        joined.parse()
+        let mut target = parsed.path().to_owned();
+        if let Some(query) = parsed.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        Ok(Url {
+            host,
+            port,
+            explicit_port: port != 80,
+            target,
+        })
     }
 }
 
@@ -143,6 +179,7 @@ impl FromStr for Url {
     type Err = UrlError;
 
     fn from_str(s: &str) -> Result<Url, UrlError> {
+        refuse_controls(s)?;
         let Some((scheme, rest)) = s.split_once("://").filter(|_| has_scheme(s)) else {
             return Err(UrlError::MissingScheme);
         };
@@ -154,27 +191,14 @@ impl FromStr for Url {
                 scheme: scheme.to_owned(),
             });
         }
-        let rest = rest.split('#').next().unwrap_or_default();
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, target) = rest.split_at(split);
-        if authority.contains('@') {
-            return Err(UrlError::UserInfo);
+        // WHATWG reads `http:///x` as `http://x/`; `requests` refuses it, and so do we:
+        // an authority must be written where the URL says one is.
+        let authority = authority_of(rest);
+        if authority.is_empty() || authority.starts_with(':') {
+            return Err(UrlError::EmptyHost);
         }
-        let (host, port) = split_authority(authority)?;
-        if let Some(character) = target.chars().find(|c| !('!'..='~').contains(c)) {
-            return Err(UrlError::InvalidCharacter { character });
-        }
-        let target = if target.starts_with('/') {
-            target.to_owned()
-        } else {
-            format!("/{target}") // "" or "?query": the path is "/"
-        };
-        Ok(Url {
-            host,
-            port: port.unwrap_or(80),
-            explicit_port: port.is_some(),
-            target,
-        })
+        let parsed = url::Url::parse(s).map_err(|error| convert(error, s))?;
+        Url::from_parsed(&parsed, s)
     }
 }
 
@@ -197,13 +221,21 @@ impl fmt::Display for UrlError {
             UrlError::InvalidHost { host } => write!(f, "invalid url: invalid host {host:?}"),
             UrlError::InvalidPort { port } => write!(f, "invalid url: invalid port {port:?}"),
             UrlError::InvalidCharacter { character } => {
-                write!(f, "invalid url: character {character:?} in path or query")
+                write!(f, "invalid url: control character {character:?}")
             }
         }
     }
 }
 
 impl std::error::Error for UrlError {}
+
+/// Refuses C0 controls and DEL anywhere in `s`.
+fn refuse_controls(s: &str) -> Result<(), UrlError> {
+    match s.chars().find(|c| c.is_ascii_control()) {
+        Some(character) => Err(UrlError::InvalidCharacter { character }),
+        None => Ok(()),
+    }
+}
 
 /// True if `s` starts with `scheme://` (RFC 3986 §3.1: a letter, then letters, digits,
 /// `+`, `-`, `.`).
@@ -216,75 +248,40 @@ fn has_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
-/// Splits `host[:port]` or `[v6][:port]`, checking both.
-fn split_authority(authority: &str) -> Result<(String, Option<u16>), UrlError> {
-    let invalid_host = || UrlError::InvalidHost {
-        host: authority.to_owned(),
-    };
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (v6, after) = rest.split_once(']').ok_or_else(invalid_host)?;
-        v6.parse::<Ipv6Addr>().map_err(|_| invalid_host())?;
-        let port = match after {
-            "" => None,
-            _ => Some(after.strip_prefix(':').ok_or_else(invalid_host)?),
-        };
-        (v6, port)
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(UrlError::EmptyHost);
-    }
-    let name_byte = |c: char| c.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=".contains(c);
-    if !authority.starts_with('[') && !host.chars().all(name_byte) {
-        return Err(invalid_host());
-    }
-    let port = match port {
-        None => None,
-        Some(port) => Some(parse_port(port).ok_or_else(|| UrlError::InvalidPort {
-            port: port.to_owned(),
-        })?),
-    };
-    Ok((host.to_ascii_lowercase(), port))
+/// The authority of what follows `scheme://`: up to the first `/`, `?`, `#` or `\`.
+fn authority_of(rest: &str) -> &str {
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    rest.get(..end).unwrap_or(rest)
 }
 
-/// 1 to 65535, digits only (no sign, no spaces), with checked arithmetic.
-fn parse_port(port: &str) -> Option<u16> {
-    if port.is_empty() || port.len() > 5 {
-        return None;
-    }
-    let mut value: u32 = 0;
-    for b in port.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + u32::from(b - b'0');
-    }
-    u16::try_from(value).ok().filter(|&p| p != 0)
+/// The port as written in `input`'s authority, if any.
+fn written_port(input: &str) -> Option<&str> {
+    let (_, rest) = input.split_once("://")?;
+    let authority = authority_of(rest);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let after_v6 = host_port
+        .rsplit_once(']')
+        .map_or(host_port, |(_, after)| after);
+    after_v6.rsplit_once(':').map(|(_, port)| port)
 }
 
-/// RFC 3986 §5.2.4: `.` and `..` segments removed; never climbs above the root.
-fn remove_dot_segments(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let last = segments.len().saturating_sub(1);
-    for (i, segment) in segments.iter().enumerate() {
-        match *segment {
-            "." | ".." => {
-                if *segment == ".." {
-                    out.pop();
-                }
-                if i == last {
-                    out.push(""); // "/a/b/.." is "/a/": the directory stays a directory
-                }
-            }
-            other => out.push(other),
-        }
+/// The `UrlError` for what the WHATWG parser refused in `input`.
+fn convert(error: url::ParseError, input: &str) -> UrlError {
+    use url::ParseError as E;
+    let host = || {
+        let rest = input.split_once("://").map_or(input, |(_, rest)| rest);
+        let authority = authority_of(rest);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+        host_port.to_owned()
+    };
+    match error {
+        E::EmptyHost => UrlError::EmptyHost,
+        E::InvalidPort => UrlError::InvalidPort {
+            port: written_port(input).unwrap_or_default().to_owned(),
+        },
+        E::RelativeUrlWithoutBase | E::RelativeUrlWithCannotBeABaseBase => UrlError::MissingScheme,
+        _ => UrlError::InvalidHost { host: host() },
     }
-    format!("/{}", out.join("/"))
 }
 
 #[cfg(test)]
@@ -313,6 +310,22 @@ mod tests {
             ),
             ("http://[::1]:81/", "::1", 81, "/", "[::1]:81"),
             ("http://[::1]/", "::1", 80, "/", "[::1]"),
+            // As browsers and `requests` take them.
+            ("http://a.example:/", "a.example", 80, "/", "a.example"),
+            ("http://a.example:80/", "a.example", 80, "/", "a.example"),
+            ("http://a/x y", "a", 80, "/x%20y", "a"),
+            ("http://a/café", "a", 80, "/caf%C3%A9", "a"),
+            ("http://a/%C3%A9", "a", 80, "/%C3%A9", "a"),
+            ("http://a/p?q=a b&r=é", "a", 80, "/p?q=a%20b&r=%C3%A9", "a"),
+            ("http://a/b/../c/./d", "a", 80, "/c/d", "a"),
+            (
+                "http://Bücher.Example/",
+                "xn--bcher-kva.example",
+                80,
+                "/",
+                "xn--bcher-kva.example",
+            ),
+            ("http://[0:0::1]:81/", "::1", 81, "/", "[::1]:81"),
         ];
         for (input, host, port, target, authority) in table {
             let url: Url = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -340,6 +353,7 @@ mod tests {
             ("http:///x", EmptyHost),
             ("http://:80/", EmptyHost),
             ("http://a b/", InvalidHost { host: "a b".into() }),
+            ("http://a<b/", InvalidHost { host: "a<b".into() }),
             (
                 "http://[::1/",
                 InvalidHost {
@@ -360,13 +374,13 @@ mod tests {
                 },
             ),
             ("http://a:+80/", InvalidPort { port: "+80".into() }),
-            ("http://a:/", InvalidPort { port: "".into() }),
-            ("http://a/x y", InvalidCharacter { character: ' ' }),
+            ("http://a:x/", InvalidPort { port: "x".into() }),
             (
                 "http://a/x\r\nHost: b",
                 InvalidCharacter { character: '\r' },
             ),
-            ("http://a/é", InvalidCharacter { character: 'é' }),
+            ("http://a/x\ty", InvalidCharacter { character: '\t' }),
+            ("http://a/\0", InvalidCharacter { character: '\0' }),
         ];
         for (input, error) in table {
             assert_eq!(input.parse::<Url>().as_ref(), Err(error), "{input}");
@@ -389,6 +403,8 @@ mod tests {
             ("?y", "http://a.example:8/b/c/d?y"),
             ("g?y#s", "http://a.example:8/b/c/g?y"),
             ("", "http://a.example:8/b/c/d?q"),
+            ("/café d", "http://a.example:8/caf%C3%A9%20d"),
+            ("http://bücher.example/", "http://xn--bcher-kva.example/"),
         ];
         for (reference, expected) in table {
             assert_eq!(
@@ -398,6 +414,11 @@ mod tests {
             );
         }
         assert_eq!(base.join("https://x/"), Err(UrlError::HttpsNotSupported));
+        assert_eq!(
+            base.join("/x\r\nHost: evil"),
+            Err(UrlError::InvalidCharacter { character: '\r' })
+        );
+        assert_eq!(base.join("//:8/"), Err(UrlError::EmptyHost));
     }
 
     #[test]

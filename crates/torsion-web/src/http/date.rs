@@ -14,6 +14,11 @@
 //! The format is RFC 9110's IMF-fixdate, always 29 bytes, in UTC. The time is passed in,
 //! never read from the system clock here. Times before 1970 are written as the epoch, and
 //! times after 9999-12-31T23:59:59 as that second, so the value keeps its fixed form.
+//!
+//! Reading is [`parse_http_date`], on the `httpdate` crate, which takes all three forms
+//! RFC 9110 §5.6.7 asks a recipient to accept. Writing stays hand-written: a response's
+//! `Date` is one comparison against the cached second and a 37-byte copy, where
+//! `httpdate::fmt_http_date` would build a `String` for every response.
 
 use std::time::{Duration, SystemTime};
 
@@ -113,34 +118,14 @@ pub fn format_http_date(time: SystemTime) -> [u8; DATE_LEN] {
     DateCache::new().get(time).to_owned()
 }
 
-/// Reads an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form a sender may
-/// generate (RFC 9110 §5.6.7). The obsolete RFC 850 and asctime forms give `None`, as
-/// does anything malformed: a conditional request with such a date is then answered as
-/// an unconditional one, which is always safe.
+/// Reads an HTTP date in any of the three forms a recipient must accept (RFC 9110
+/// §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`), parsed by
+/// the `httpdate` crate. Anything else gives `None`: a conditional request with such a
+/// date is then answered as an unconditional one, which is always safe.
 pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
-    let value: &[u8; DATE_LEN] = value.try_into().ok()?;
-    if &value[3..5] != b", " || value[7] != b' ' || value[11] != b' ' || value[16] != b' ' {
-        return None;
-    }
-    if value[19] != b':' || value[22] != b':' || &value[25..] != b" GMT" {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u64> {
-        let digits = value.get(range)?;
-        digits.iter().try_fold(0u64, |n, &b| {
-            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-        })
-    };
-    let day = number(5..7)?;
-    let month = MONTHS.iter().position(|m| m[..] == value[8..11])? as u64 + 1;
-    let year = number(12..16)?;
-    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
-    if year < 1970 || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
-    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+    let text = std::str::from_utf8(value).ok()?;
+    httpdate::parse_http_date(text).ok()
 }
 
 /// `seconds` since the epoch (at most [`MAX_SECONDS`]) as an IMF-fixdate.
@@ -185,18 +170,6 @@ pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
-}
-
-/// Days from 1970-01-01 to (year >= 1970, month 1-12, day 1-31): the inverse of
-/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
-pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
-    let year_of_era = year - era * 400;
-    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    (era * 146_097 + day_of_era).saturating_sub(719_468)
 }
 
 #[cfg(test)]
@@ -317,17 +290,26 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_parse_back_and_bad_ones_are_refused() {
+    fn http_dates_parse_back_in_all_three_forms_and_bad_ones_are_refused() {
         for seconds in [0, 784_111_777, 951_782_400, 1_709_251_199, 4_102_444_800] {
             assert_eq!(
                 parse_http_date(&format_http_date(at(seconds))),
                 Some(at(seconds))
             );
         }
-        let bad: &[&[u8]] = &[
-            b"",
+        // RFC 9110 §5.6.7: a recipient reads the two obsolete forms too.
+        for value in [
+            &b"Sun, 06 Nov 1994 08:49:37 GMT"[..],
             b"Sunday, 06-Nov-94 08:49:37 GMT",
             b"Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_http_date(value), Some(at(784_111_777)));
+        }
+        let bad: &[&[u8]] = &[
+            b"",
+            b"\xff\xfe",
+            b"Sunday, 06-Nov-94 08:49:37",
+            b"Sun Nov 6 08:49:37",
             b"Sun, 06 Nov 1994 08:49:37 UTC",
             b"Sun, 06 Nov 1994 24:49:37 GMT",
             b"Sun, 06 Nob 1994 08:49:37 GMT",

@@ -32,6 +32,7 @@
 
 pub mod body;
 pub mod chunked;
+pub mod conditional;
 pub mod date;
 pub mod head;
 pub mod headers;
@@ -44,6 +45,9 @@ pub use body::{BodyDecoder, BodyError, DEFAULT_MAX_BODY_SIZE};
 pub use chunked::{
     chunk_header, encode_chunk, encode_last_chunk, ChunkHeader, ChunkedDecoder, ChunkedError,
     ChunkedLimits, CHUNK_END,
+};
+pub use conditional::{
+    evaluate_preconditions, EntityTag, InvalidEntityTag, Precondition, Validators,
 };
 pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};

@@ -15,21 +15,39 @@
 //!   is refused too.
 //! - **Directories** redirect to the path with a trailing `/`, then serve `index.html`
 //!   if present, else a listing (names escaped) when enabled, else 403.
-//! - **Conditional and partial requests.** `Last-Modified` on every file; a file not
-//!   modified since `If-Modified-Since` is a 304. A single `Range: bytes=` range gets
-//!   206 with `Content-Range`, an unsatisfiable one 416; several ranges, or a range
-//!   that does not parse, get the whole file (RFC 9110 §14.2 lets a server ignore
-//!   `Range`).
+//! - **Hidden files stay hidden.** A segment starting with `.` (`.git`, `.env`,
+//!   `.htpasswd`) is a 404 and is left out of listings, unless
+//!   [`with_hidden_files`](File::with_hidden_files) says otherwise.
+//! - **Conditional and partial requests** (RFC 9110 §13 and §14, evaluated by
+//!   [`evaluate_preconditions`]). Every file carries a strong `ETag` (from its size,
+//!   modification time to the nanosecond and inode) and `Last-Modified`.
+//!   `If-None-Match` (or, without it, `If-Modified-Since`) answers 304 when the client's
+//!   copy is current; `If-Match` and `If-Unmodified-Since` answer 412 when it is not. A
+//!   single `Range: bytes=` range gets 206 with `Content-Range`, an unsatisfiable one
+//!   416; several ranges, or a range that does not parse, get the whole file (RFC 9110
+//!   §14.2 lets a server ignore `Range`). With `If-Range`, the range is sent only if the
+//!   validator names the file as it is now; otherwise the whole file, with 200, so a
+//!   resumed download of a changed file starts over instead of splicing two versions.
 //! - **Flat memory.** A file up to 64 KiB leaves in one write with its head; a larger
 //!   one is read 64 KiB at a time by a pull producer, asked for more only when the
 //!   connection's write buffer has drained, so a 1 GB file costs one buffer.
-//! - `Content-Type` from the extension (a small built-in table; unknown:
-//!   `application/octet-stream`).
+//! - **Content types** from the extension, by the `mime_guess` crate's table (fonts,
+//!   images such as avif and webp, audio and video, wasm, webmanifest, ...) with a few
+//!   modern corrections (`.js` and `.mjs` are `text/javascript`, RFC 9239); text types
+//!   say `charset=utf-8`. [`with_content_type`](File::with_content_type) overrides an
+//!   extension (Twisted's `contentTypes`); unknown ones are `application/octet-stream`.
+//! - **Names that are not UTF-8** are served and listed by their bytes: a listing's link
+//!   percent-encodes the name's bytes, and the request's segment is decoded back to the
+//!   same bytes.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::ffi::OsStr;
 use std::fmt::{self, Write as _};
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,9 +56,10 @@ use torsion::net::{Producer, PullProducer};
 use torsion::Failure;
 
 use super::html::escape;
+use super::path::{percent_decode, raw_segments};
 use super::request::Request;
 use super::resource::{error_render, not_found, Render, Resource};
-use crate::http::{format_http_date, parse_http_date};
+use crate::http::{evaluate_preconditions, format_http_date, EntityTag, Precondition, Validators};
 
 /// Files up to this size are read whole and sent with their head in one write.
 const WHOLE_FILE_MAX: u64 = 64 * 1024;
@@ -52,6 +71,10 @@ const CHUNK: usize = 64 * 1024;
 pub struct File {
     root: PathBuf,
     listing: bool,
+    hidden: bool,
+    /// Content types by lowercase extension, set by [`File::with_content_type`]; looked
+    /// at before the built-in table.
+    types: Rc<Vec<(String, String)>>,
 }
 
 impl File {
@@ -71,6 +94,8 @@ impl File {
         Ok(File {
             root,
             listing: false,
+            hidden: false,
+            types: Rc::new(Vec::new()),
         })
     }
 
@@ -80,26 +105,60 @@ impl File {
         self
     }
 
-    /// The file below the root that `segments` name, resolved; `None` if a segment is
-    /// refused or the result lies outside the root.
-    fn resolve(&self, segments: &[String]) -> Option<PathBuf> {
+    /// Serves and lists names starting with `.` (off by default: they are a 404 and left
+    /// out of listings, so a `.git` or `.env` under the root is not published).
+    pub fn with_hidden_files(mut self, hidden: bool) -> File {
+        self.hidden = hidden;
+        self
+    }
+
+    /// Serves files ending in `.extension` (any case, without the dot) as
+    /// `content_type`, before the built-in table (Twisted's `File.contentTypes`):
+    /// `File::new(dir)?.with_content_type("log", "text/plain; charset=utf-8")`.
+    pub fn with_content_type(mut self, extension: &str, content_type: &str) -> File {
+        let extension = extension.trim_start_matches('.').to_ascii_lowercase();
+        let types = Rc::make_mut(&mut self.types);
+        types.retain(|(known, _)| *known != extension);
+        types.push((extension, content_type.to_owned()));
+        self
+    }
+
+    /// The file below the root that the raw (percent-encoded) `segments` name, resolved;
+    /// `None` if a segment is refused or the result lies outside the root.
+    fn resolve<'a>(&self, segments: impl ExactSizeIterator<Item = &'a str>) -> Option<PathBuf> {
         let mut path = self.root.clone();
         let last = segments.len().saturating_sub(1);
-        for (i, segment) in segments.iter().enumerate() {
+        for (i, raw) in segments.enumerate() {
+            let segment = percent_decode(raw);
             if segment.is_empty() {
                 if i == last {
                     continue; // a trailing slash
                 }
                 return None;
             }
-            let refused = segment == "." || segment == "..";
-            if refused || segment.contains(['/', '\\', '\0']) {
+            let dots = segment == b"." || segment == b"..";
+            let hidden = !self.hidden && segment.starts_with(b".");
+            if dots || hidden || segment.iter().any(|b| b"/\\\0".contains(b)) {
                 return None;
             }
-            path.push(segment);
+            path.push(OsStr::from_bytes(&segment));
         }
         let resolved = fs::canonicalize(&path).ok()?;
         resolved.starts_with(&self.root).then_some(resolved)
+    }
+
+    /// The `Content-Type` for `path`: an override, else the built-in table.
+    fn content_type(&self, path: &Path) -> Cow<'static, str> {
+        let extension = path
+            .extension()
+            .and_then(OsStr::to_str)
+            .map(str::to_ascii_lowercase);
+        if let Some(extension) = &extension {
+            if let Some((_, known)) = self.types.iter().find(|(e, _)| e == extension) {
+                return Cow::Owned(known.clone());
+            }
+        }
+        content_type(extension.as_deref())
     }
 }
 
@@ -109,8 +168,10 @@ impl Resource for File {
     }
 
     fn render(&self, request: &Request) -> Render {
-        let segments = request.postpath();
-        let Some(path) = self.resolve(&segments) else {
+        let taken = request.prepath().len();
+        let path = request.path();
+        let segments: Vec<&str> = raw_segments(path).skip(taken).collect();
+        let Some(path) = self.resolve(segments.into_iter()) else {
             return not_found(request);
         };
         let Ok(metadata) = fs::metadata(&path) else {
@@ -122,78 +183,116 @@ impl Resource for File {
             }
             let index = path.join("index.html");
             if index.is_file() {
-                return serve_file(request, &index);
+                return self.serve_file(request, &index);
             }
             if self.listing {
-                return list_directory(request, &path);
+                return list_directory(request, &path, self.hidden);
             }
             return error_render(request, 403, "Forbidden", "Directory listing is off.");
         }
-        serve_file(request, &path)
+        self.serve_file(request, &path)
     }
 }
 
-/// Answers with the file at `path` (whole, a range, 304 or 416).
-fn serve_file(request: &Request, path: &Path) -> Render {
-    let opened = fs::File::open(path).and_then(|file| {
-        let metadata = file.metadata()?;
-        Ok((file, metadata))
-    });
-    let Ok((mut file, metadata)) = opened else {
-        return not_found(request);
-    };
-    let size = metadata.len();
-    let modified = metadata.modified().ok().map(whole_seconds);
-    request.set_header("Content-Type", content_type(path));
-    request.set_header("Accept-Ranges", "bytes");
-    if let Some(modified) = modified {
-        let date = format_http_date(modified);
-        request.set_header("Last-Modified", date.to_vec());
-        let since = request
-            .header("if-modified-since")
-            .and_then(parse_http_date);
-        if since.is_some_and(|since| modified <= since) {
-            request.set_status(304);
-            return Render::from("");
-        }
-    }
-    let (start, length) = match request.header("range").map(|r| parse_range(r, size)) {
-        None | Some(RangeAnswer::Whole) => (0, size),
-        Some(RangeAnswer::Part { start, end }) => {
-            request.set_status(206);
-            request.set_header("Content-Range", format!("bytes {start}-{end}/{size}"));
-            (start, end - start + 1)
-        }
-        Some(RangeAnswer::Unsatisfiable) => {
-            request.set_header("Content-Range", format!("bytes */{size}"));
-            return error_render(request, 416, "Range Not Satisfiable", "No such range.");
-        }
-    };
-    if request.is_head() {
-        request.set_content_length(length);
-        request.finish();
-        return Render::Later;
-    }
-    if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
-        return not_found(request);
-    }
-    if length <= WHOLE_FILE_MAX {
-        let mut body = Vec::with_capacity(length as usize); // at most 64 KiB
-        return match file.take(length).read_to_end(&mut body) {
-            Ok(_) if body.len() as u64 == length => Render::from(body),
-            Ok(_) => error_render(request, 500, "Internal Server Error", "File changed."),
-            Err(_) => error_render(request, 500, "Internal Server Error", "Read failed."),
+impl File {
+    /// Answers with the file at `path`: whole, a range, 304, 412 or 416.
+    fn serve_file(&self, request: &Request, path: &Path) -> Render {
+        let opened = fs::File::open(path).and_then(|file| {
+            let metadata = file.metadata()?;
+            Ok((file, metadata))
+        });
+        let Ok((mut file, metadata)) = opened else {
+            return not_found(request);
         };
+        let size = metadata.len();
+        let modified = metadata.modified().ok();
+        let etag = file_etag(&metadata, modified);
+        let last_modified = modified.map(whole_seconds);
+        match self.content_type(path) {
+            Cow::Borrowed(known) => request.set_header("Content-Type", known),
+            Cow::Owned(text) => request.set_header("Content-Type", text),
+        }
+        request.set_header("Accept-Ranges", "bytes");
+        request.set_header("ETag", etag.to_string());
+        if let Some(last_modified) = last_modified {
+            request.set_header("Last-Modified", format_http_date(last_modified).to_vec());
+        }
+        let validators = Validators {
+            etag: Some(&etag),
+            last_modified,
+        };
+        let honour_range =
+            match evaluate_preconditions(request.method(), request.headers(), &validators) {
+                Precondition::Proceed { honour_range } => honour_range,
+                Precondition::NotModified => {
+                    request.set_status(304);
+                    return Render::from("");
+                }
+                Precondition::PreconditionFailed => {
+                    let detail = "The file does not match the request's precondition.";
+                    return error_render(request, 412, "Precondition Failed", detail);
+                }
+            };
+        let range = match request.header("range") {
+            Some(value) if honour_range => parse_range(value, size),
+            _ => RangeAnswer::Whole,
+        };
+        let (start, length) = match range {
+            RangeAnswer::Whole => (0, size),
+            RangeAnswer::Part { start, end } => {
+                request.set_status(206);
+                request.set_header("Content-Range", format!("bytes {start}-{end}/{size}"));
+                (start, end - start + 1)
+            }
+            RangeAnswer::Unsatisfiable => {
+                request.set_header("Content-Range", format!("bytes */{size}"));
+                return error_render(request, 416, "Range Not Satisfiable", "No such range.");
+            }
+        };
+        if request.is_head() {
+            request.set_content_length(length);
+            request.finish();
+            return Render::Later;
+        }
+        if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
+            return not_found(request);
+        }
+        if length <= WHOLE_FILE_MAX {
+            let mut body = Vec::with_capacity(length as usize); // at most 64 KiB
+            return match file.take(length).read_to_end(&mut body) {
+                Ok(_) if body.len() as u64 == length => Render::from(body),
+                Ok(_) => error_render(request, 500, "Internal Server Error", "File changed."),
+                Err(_) => error_render(request, 500, "Internal Server Error", "Read failed."),
+            };
+        }
+        request.set_content_length(length);
+        let producer = Rc::new(FileProducer {
+            file: RefCell::new(file),
+            remaining: Cell::new(length),
+            request: request.clone(),
+            done: Cell::new(false),
+        });
+        request.register_producer(Producer::Pull(producer));
+        Render::Later
     }
-    request.set_content_length(length);
-    let producer = Rc::new(FileProducer {
-        file: RefCell::new(file),
-        remaining: Cell::new(length),
-        request: request.clone(),
-        done: Cell::new(false),
-    });
-    request.register_producer(Producer::Pull(producer));
-    Render::Later
+}
+
+/// A strong entity tag for a file as it is now: its inode, size and modification time
+/// to the nanosecond, so a file rewritten in place, replaced by a rename, or changed
+/// twice within a second gets a new tag.
+fn file_etag(metadata: &fs::Metadata, modified: Option<SystemTime>) -> EntityTag {
+    let since_epoch = modified
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let opaque = format!(
+        "{:x}-{:x}-{:x}.{:x}",
+        metadata.ino(),
+        metadata.len(),
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos()
+    );
+    // Invariant: hex digits, `-` and `.` are all entity-tag characters.
+    EntityTag::strong(opaque).expect("hex digits, '-' and '.' make a valid entity tag")
 }
 
 /// Sends a file 64 KiB at a time, each time the connection's buffer drains.
@@ -306,22 +405,22 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
-/// An HTML listing of `dir`, names escaped and links percent-encoded.
-fn list_directory(request: &Request, dir: &Path) -> Render {
+/// An HTML listing of `dir`, names escaped and links percent-encoded from the names'
+/// bytes (a name that is not UTF-8 is shown with U+FFFD but its link still works).
+fn list_directory(request: &Request, dir: &Path, hidden: bool) -> Render {
     let Ok(entries) = fs::read_dir(dir) else {
         return error_render(request, 403, "Forbidden", "The directory cannot be read.");
     };
-    let mut names: Vec<(String, bool)> = entries
+    let mut names: Vec<(Vec<u8>, bool)> = entries
         .filter_map(Result::ok)
         .map(|entry| {
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            (entry.file_name().to_string_lossy().into_owned(), is_dir)
+            (entry.file_name().as_bytes().to_vec(), is_dir)
         })
+        .filter(|(name, _)| hidden || !name.starts_with(b"."))
         .collect();
     names.sort();
-    let title = escape(&String::from_utf8_lossy(&super::path::percent_decode(
-        request.path(),
-    )));
+    let title = escape(&String::from_utf8_lossy(&percent_decode(request.path())));
     let mut page = format!(
         "<html>\n  <head><title>Index of {title}</title></head>\n  <body>\n    \
          <h1>Index of {title}</h1>\n    <ul>\n"
@@ -333,7 +432,7 @@ fn list_directory(request: &Request, dir: &Path) -> Render {
             page,
             "      <li><a href=\"{}{slash}\">{}{slash}</a></li>",
             escape(&percent_encode(&name)),
-            escape(&name)
+            escape(&String::from_utf8_lossy(&name))
         );
     }
     page.push_str("    </ul>\n  </body>\n</html>\n");
@@ -342,9 +441,9 @@ fn list_directory(request: &Request, dir: &Path) -> Render {
 }
 
 /// `name` with every byte outside RFC 3986's unreserved set percent-encoded.
-fn percent_encode(name: &str) -> String {
+fn percent_encode(name: &[u8]) -> String {
     let mut out = String::with_capacity(name.len());
-    for byte in name.bytes() {
+    for &byte in name {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
@@ -354,36 +453,29 @@ fn percent_encode(name: &str) -> String {
     out
 }
 
-/// The content type for `path`'s extension.
-fn content_type(path: &Path) -> &'static str {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("txt" | "text") => "text/plain; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("json") => "application/json",
-        Some("xml") => "application/xml",
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("md") => "text/markdown; charset=utf-8",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("svg") => "image/svg+xml",
-        Some("webp") => "image/webp",
-        Some("ico") => "image/x-icon",
-        Some("pdf") => "application/pdf",
-        Some("zip") => "application/zip",
-        Some("gz") => "application/gzip",
-        Some("tar") => "application/x-tar",
-        Some("wasm") => "application/wasm",
-        Some("mp4") => "video/mp4",
-        Some("mp3") => "audio/mpeg",
-        Some("woff2") => "font/woff2",
-        _ => "application/octet-stream",
+/// Types where `mime_guess`'s table is behind current practice.
+const MODERN_TYPES: &[(&str, &str)] = &[
+    ("js", "text/javascript"), // RFC 9239
+    ("mjs", "text/javascript"),
+    ("otf", "font/otf"), // RFC 8081
+    ("ttf", "font/ttf"),
+    ("woff", "font/woff"),
+];
+
+/// The content type for a (lowercase) extension, `charset=utf-8` added to text types.
+fn content_type(extension: Option<&str>) -> Cow<'static, str> {
+    let Some(extension) = extension else {
+        return Cow::Borrowed("application/octet-stream");
+    };
+    let known = MODERN_TYPES
+        .iter()
+        .find(|(e, _)| *e == extension)
+        .map(|(_, t)| *t)
+        .or_else(|| mime_guess::from_ext(extension).first_raw());
+    match known {
+        Some(text) if text.starts_with("text/") => Cow::Owned(format!("{text}; charset=utf-8")),
+        Some(other) => Cow::Borrowed(other),
+        None => Cow::Borrowed("application/octet-stream"),
     }
 }
 
@@ -424,11 +516,48 @@ mod tests {
 
     #[test]
     fn names_are_encoded_for_links() {
-        assert_eq!(percent_encode("a b\"<x>.txt"), "a%20b%22%3Cx%3E.txt");
+        assert_eq!(percent_encode(b"a b\"<x>.txt"), "a%20b%22%3Cx%3E.txt");
+        assert_eq!(percent_encode(b"caf\xe9"), "caf%E9");
+        let files = File::new(".").unwrap();
         assert_eq!(
-            content_type(Path::new("x/INDEX.HTML")),
+            files.content_type(Path::new("x/INDEX.HTML")),
             "text/html; charset=utf-8"
         );
-        assert_eq!(content_type(Path::new("x")), "application/octet-stream");
+        assert_eq!(
+            files.content_type(Path::new("x")),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn content_types_cover_the_web_and_can_be_overridden() {
+        let files = File::new(".")
+            .unwrap()
+            .with_content_type(".LOG", "text/plain; charset=utf-8")
+            .with_content_type("png", "image/x-mine");
+        let table = [
+            ("a.css", "text/css; charset=utf-8"),
+            ("a.js", "text/javascript; charset=utf-8"),
+            ("a.mjs", "text/javascript; charset=utf-8"),
+            ("a.json", "application/json"),
+            ("a.wasm", "application/wasm"),
+            ("a.webmanifest", "application/manifest+json"),
+            ("a.avif", "image/avif"),
+            ("a.webp", "image/webp"),
+            ("a.svg", "image/svg+xml"),
+            ("a.woff2", "font/woff2"),
+            ("a.woff", "font/woff"),
+            ("a.otf", "font/otf"),
+            ("a.mp4", "video/mp4"),
+            ("a.webm", "video/webm"),
+            ("a.mp3", "audio/mpeg"),
+            ("a.csv", "text/csv; charset=utf-8"),
+            ("a.log", "text/plain; charset=utf-8"),
+            ("a.png", "image/x-mine"),
+            ("a.nosuchtype", "application/octet-stream"),
+        ];
+        for (name, expected) in table {
+            assert_eq!(files.content_type(Path::new(name)), expected, "{name}");
+        }
     }
 }
