@@ -387,3 +387,36 @@ fn runner_aborts_what_is_left_after_the_drain_timeout() {
         ["privileged slow", "start slow", "stop slow", "abort slow"]
     );
 }
+
+#[test]
+fn a_client_service_runs_in_a_tree() {
+    use crate::endpoints::{ClientService, StreamClientEndpoint};
+    use crate::net::Transport;
+
+    /// Refuses every attempt, counting them.
+    struct Refused(Rc<Cell<u32>>);
+    impl StreamClientEndpoint for Refused {
+        fn connect(&self, _: Rc<dyn ProtocolFactory>) -> Deferred<Rc<dyn Transport>> {
+            self.0.set(self.0.get() + 1);
+            crate::defer::fail(Failure::msg("connection refused"))
+        }
+    }
+    let (clock, attempts) = (Clock::new(), Rc::new(Cell::new(0)));
+    let factory = crate::protocols::wire::Echo::factory();
+    let client = ClientService::new(Rc::new(Refused(attempts.clone())), Rc::new(factory), &clock)
+        .with_retry_policy(|_| Duration::from_secs(1));
+    let root = MultiService::new("root");
+    root.add(Rc::new(client.clone())).unwrap();
+    assert_eq!(attempts.get(), 0, "nothing happens before start");
+    root.start().unwrap();
+    assert!(Service::is_running(&client));
+    assert_eq!(attempts.get(), 1);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(attempts.get(), 2);
+    root.stop().try_result().unwrap().unwrap();
+    assert!(!Service::is_running(&client));
+    assert!(
+        clock.pending_calls().is_empty(),
+        "the retry timer is cancelled"
+    );
+}
