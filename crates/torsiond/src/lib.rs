@@ -98,19 +98,39 @@ pub fn run_from(
     };
     match start(&global, plugin.as_ref(), options) {
         Ok(()) => 0,
-        Err(message) => {
+        Err(Failed { message, told }) => {
             tracing::error!(target: "torsiond", "{message}");
-            eprintln!("torsiond: {message}");
+            if !told {
+                eprintln!("torsiond: {message}");
+            }
             1
         }
     }
 }
 
+/// Why a run failed, and whether the process that started a daemon was told already
+/// (it prints the message itself).
+struct Failed {
+    message: String,
+    told: bool,
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed {
+            message,
+            told: false,
+        }
+    }
+}
+
 /// Everything after the options are parsed.
-fn start(global: &Global, plugin: &dyn Plugin, options: &clap::ArgMatches) -> Result<(), String> {
+fn start(global: &Global, plugin: &dyn Plugin, options: &clap::ArgMatches) -> Result<(), Failed> {
     let logfile = match (&global.logfile, global.daemon) {
         (Some(path), _) if path == "-" && global.daemon => {
-            return Err("--logfile -: a daemon has no standard error; name a file".into())
+            return Err(Failed::from(
+                "--logfile -: a daemon has no standard error; name a file".to_owned(),
+            ))
         }
         (Some(path), _) if path == "-" => None,
         (Some(path), _) => Some(PathBuf::from(path)),
@@ -122,11 +142,15 @@ fn start(global: &Global, plugin: &dyn Plugin, options: &clap::ArgMatches) -> Re
         false => None,
     };
     let result = serve(global, plugin, options, logfile, daemonized);
-    result.map_err(|(message, daemonized)| {
-        if let Some(d) = daemonized {
+    result.map_err(|(message, daemonized)| match daemonized {
+        Some(d) => {
             d.failed(&format!("torsiond: {message}"));
+            Failed {
+                message,
+                told: true,
+            }
         }
-        message
+        None => Failed::from(message),
     })
 }
 

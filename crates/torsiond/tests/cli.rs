@@ -82,7 +82,7 @@ fn a_path_that_does_not_exist_exits_1_naming_it() {
         "tcp:0:interface=127.0.0.1",
     ]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("web --path /nonexistent/torsiond"), "{text}");
+    assert!(text.contains("web: --path /nonexistent/torsiond"), "{text}");
 }
 
 /// A running torsiond and the address from its first line.

@@ -192,7 +192,7 @@ struct WebOptions {
 
 fn web(reactor: &Reactor, options: WebOptions) -> Result<Rc<dyn Service>, Failure> {
     let files = File::new(&options.path)
-        .map_err(|e| Failure::msg(format!("web --path {}: {e}", options.path.display())))?
+        .map_err(|e| Failure::msg(format!("--path {}: {e}", options.path.display())))?
         .with_directory_listing(options.listing);
     let site = Site::new(Rc::new(files), reactor.clone());
     listen_all(
