@@ -35,6 +35,7 @@ each_backend!(
     host_names_resolve_on_the_pool_and_fall_through_a_refused_family,
     happy_eyeballs_skips_an_address_that_never_answers,
     a_failed_connect_names_the_host_and_every_address,
+    without_a_timeout_an_attempt_arms_no_timer,
     systemd_adopts_the_inherited_listening_socket,
     systemd_refuses_a_socket_that_is_not_what_the_string_says,
     unix_lock_files_break_stale_locks_and_refuse_live_ones,
@@ -289,6 +290,33 @@ fn a_failed_connect_names_the_host_and_every_address(reactor: Reactor) {
     };
     let tried: Vec<_> = attempts.iter().map(|(address, _)| *address).collect();
     assert_eq!(tried, vec![a, b]);
+    assert_clean(&reactor);
+}
+
+fn without_a_timeout_an_attempt_arms_no_timer(reactor: Reactor) {
+    // One address that never answers: the attempt waits on the system alone (the
+    // caller, the HTTP agent say, keeps a deadline of its own).
+    let (_hang, _first, _second, silent) = never_answers();
+    let pending = |endpoint: HostnameEndpoint| {
+        let attempt = endpoint.connect(Rc::new(echo_factory()));
+        let timers = reactor.timers().len();
+        attempt.cancel();
+        let failure = fired(attempt).err().expect("cancelled");
+        assert!(
+            failure.check::<torsion::defer::Cancelled>().is_some(),
+            "{failure}"
+        );
+        timers
+    };
+    let host = silent.ip().to_string();
+    let endpoint = HostnameEndpoint::new(&reactor, &host, silent.port());
+    assert_eq!(
+        pending(endpoint),
+        1,
+        "the default bounds the attempt with a timer"
+    );
+    let endpoint = HostnameEndpoint::new(&reactor, &host, silent.port()).without_timeout();
+    assert_eq!(pending(endpoint), 0);
     assert_clean(&reactor);
 }
 

@@ -16,7 +16,7 @@ use std::{
 };
 
 use torsion::{
-    net::{connect_tcp, factory_fn, listen_tcp, DEFAULT_BACKLOG},
+    net::{factory_fn, StreamNetwork, TcpConnectOptions, TcpListenOptions},
     reactor::{Interest, IoToken},
     Reactor,
 };
@@ -57,20 +57,19 @@ fn out_of_descriptors_sheds_connections_and_recovers(reactor: Reactor) {
 
 fn in_child(reactor: Reactor) {
     let built = Rc::new(Cell::new(0));
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let built = built.clone();
-            move || {
-                built.set(built.get() + 1);
-                Box::new(Echo::default())
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
+                let built = built.clone();
+                move || {
+                    built.set(built.get() + 1);
+                    Box::new(Echo::default())
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     // Take every descriptor left: each connect completes in the kernel's backlog.
     let mut flood = Vec::new();
     loop {
@@ -169,12 +168,10 @@ fn recover(
         .on_lost(move |_| reactor2.stop())
         .boxed();
     let client = Cell::new(Some(client));
-    connect_tcp(
-        reactor,
+    reactor.connect_tcp(
         "127.0.0.1",
         port,
-        factory_fn(move |_| client.take()),
-        None,
-        None,
+        Rc::new(factory_fn(move |_| client.take())),
+        TcpConnectOptions::default(),
     );
 }

@@ -14,8 +14,8 @@ use std::{
 
 use torsion::{
     net::{
-        listen_tcp, ConnectionLost, Producer, PullProducer, PushProducer, Transport, WriteLimits,
-        DEFAULT_BACKLOG, DEFAULT_HIGH_WATER,
+        ConnectionLost, Producer, PullProducer, PushProducer, StreamNetwork, TcpListenOptions,
+        Transport, WriteLimits, DEFAULT_HIGH_WATER,
     },
     Reactor,
 };
@@ -51,20 +51,19 @@ fn slow_reader(port: u16, chunk: usize) -> thread::JoinHandle<Vec<u8>> {
 fn serve(reactor: &Reactor, seen: &Seen, made: impl Fn(&Rc<dyn Transport>) + 'static) -> u16 {
     let (reactor, seen, made) = (reactor.clone(), seen.clone(), Rc::new(made));
     let reactor2 = reactor.clone();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let (reactor, made) = (reactor2.clone(), made.clone());
-            Scripted::new(&seen)
-                .on_made(move |t| made(t))
-                .on_lost(move |_| reactor.stop())
-                .boxed()
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let (reactor, made) = (reactor2.clone(), made.clone());
+                Scripted::new(&seen)
+                    .on_made(move |t| made(t))
+                    .on_lost(move |_| reactor.stop())
+                    .boxed()
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     PORTS.with(|p| p.borrow_mut().push(port.clone()));
     port.port()
 }
@@ -101,20 +100,19 @@ fn replies_buffered_when_the_peer_half_closes_are_all_sent(reactor: Reactor) {
     const N: usize = 4 << 20;
     let seen = Seen::default();
     let (reactor2, seen2) = (reactor.clone(), seen.clone());
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let reactor = reactor2.clone();
-            Scripted::new(&seen2)
-                .on_data(|t, data, _| t.write(data))
-                .on_lost(move |_| reactor.stop())
-                .boxed()
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let reactor = reactor2.clone();
+                Scripted::new(&seen2)
+                    .on_data(|t, data, _| t.write(data))
+                    .on_lost(move |_| reactor.stop())
+                    .boxed()
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();
@@ -135,24 +133,23 @@ fn replies_buffered_when_the_peer_half_closes_are_all_sent(reactor: Reactor) {
 fn a_half_close_protocol_hears_read_closed_and_may_still_write(reactor: Reactor) {
     let seen = Seen::default();
     let (reactor2, seen2) = (reactor.clone(), seen.clone());
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let reactor = reactor2.clone();
-            Scripted::new(&seen2)
-                .on_data(|t, data, _| t.write(data))
-                .on_read_closed(|t| {
-                    t.write(b"bye");
-                    t.lose_connection();
-                })
-                .on_lost(move |_| reactor.stop())
-                .boxed()
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let reactor = reactor2.clone();
+                Scripted::new(&seen2)
+                    .on_data(|t, data, _| t.write(data))
+                    .on_read_closed(|t| {
+                        t.write(b"bye");
+                        t.lose_connection();
+                    })
+                    .on_lost(move |_| reactor.stop())
+                    .boxed()
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();
@@ -172,25 +169,24 @@ fn a_half_close_protocol_hears_read_closed_and_may_still_write(reactor: Reactor)
 fn lose_write_connection_shuts_our_side_and_keeps_reading(reactor: Reactor) {
     let seen = Seen::default();
     let (reactor2, seen2) = (reactor.clone(), seen.clone());
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let reactor = reactor2.clone();
-            Scripted::new(&seen2)
-                .on_made(|t| {
-                    t.write(b"x");
-                    t.lose_write_connection();
-                    t.write(b"ignored after the write side is closing");
-                })
-                .on_read_closed(|t| t.lose_connection())
-                .on_lost(move |_| reactor.stop())
-                .boxed()
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let reactor = reactor2.clone();
+                Scripted::new(&seen2)
+                    .on_made(|t| {
+                        t.write(b"x");
+                        t.lose_write_connection();
+                        t.write(b"ignored after the write side is closing");
+                    })
+                    .on_read_closed(|t| t.lose_connection())
+                    .on_lost(move |_| reactor.stop())
+                    .boxed()
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();
@@ -388,34 +384,33 @@ fn paused_reads_deliver_nothing_until_resumed(reactor: Reactor) {
     let seen = Seen::default();
     let resumed = Rc::new(Cell::new(false));
     let (reactor2, seen2, resumed2) = (reactor.clone(), seen.clone(), resumed.clone());
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let (reactor, resumed, resumed2) =
-                (reactor2.clone(), resumed2.clone(), resumed2.clone());
-            let reactor3 = reactor.clone();
-            Scripted::new(&seen2)
-                .on_made(move |t| {
-                    t.pause_producing();
-                    let (t, resumed) = (t.clone(), resumed.clone());
-                    reactor3.call_later(std::time::Duration::from_millis(30), move || {
-                        resumed.set(true);
-                        t.resume_producing();
-                    });
-                })
-                .on_data(move |t, data, _| {
-                    assert!(resumed2.get(), "data arrived while paused");
-                    t.write(data);
-                    t.lose_connection();
-                })
-                .on_lost(move |_| reactor.stop())
-                .boxed()
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let (reactor, resumed, resumed2) =
+                    (reactor2.clone(), resumed2.clone(), resumed2.clone());
+                let reactor3 = reactor.clone();
+                Scripted::new(&seen2)
+                    .on_made(move |t| {
+                        t.pause_producing();
+                        let (t, resumed) = (t.clone(), resumed.clone());
+                        reactor3.call_later(std::time::Duration::from_millis(30), move || {
+                            resumed.set(true);
+                            t.resume_producing();
+                        });
+                    })
+                    .on_data(move |t, data, _| {
+                        assert!(resumed2.get(), "data arrived while paused");
+                        t.write(data);
+                        t.lose_connection();
+                    })
+                    .on_lost(move |_| reactor.stop())
+                    .boxed()
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();

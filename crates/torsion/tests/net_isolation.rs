@@ -7,7 +7,7 @@ use std::{cell::Cell, io::Write, net::TcpStream, rc::Rc, thread};
 
 use torsion::{
     defer::Panicked,
-    net::{connect_tcp, factory_fn, listen_tcp, DEFAULT_BACKLOG},
+    net::{factory_fn, StreamNetwork, TcpConnectOptions, TcpListenOptions},
     Reactor,
 };
 use tracing::Level;
@@ -21,28 +21,27 @@ each_backend!(
 
 fn a_panicking_protocol_closes_only_its_connection(reactor: Reactor) {
     let server_seen: Rc<std::cell::RefCell<Vec<Seen>>> = Rc::default();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let server_seen = server_seen.clone();
-            move || {
-                let seen = Seen::default();
-                server_seen.borrow_mut().push(seen.clone());
-                Scripted::new(&seen)
-                    .on_data(|t, data, _| {
-                        if data == b"boom" {
-                            panic!("boom");
-                        }
-                        t.write(data);
-                    })
-                    .boxed()
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
+                let server_seen = server_seen.clone();
+                move || {
+                    let seen = Seen::default();
+                    server_seen.borrow_mut().push(seen.clone());
+                    Scripted::new(&seen)
+                        .on_data(|t, data, _| {
+                            if data == b"boom" {
+                                panic!("boom");
+                            }
+                            t.write(data);
+                        })
+                        .boxed()
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     // The first client makes the server panic; once its connection is gone, the second
     // one is served as if nothing happened.
     let (good, bad) = (Seen::default(), Seen::default());
@@ -62,25 +61,21 @@ fn a_panicking_protocol_closes_only_its_connection(reactor: Reactor) {
                     .on_lost(move |_| reactor2.stop())
                     .boxed();
                 let client = Cell::new(Some(client));
-                connect_tcp(
-                    &reactor,
+                reactor.connect_tcp(
                     "127.0.0.1",
                     port,
-                    factory_fn(move |_| client.take()),
-                    None,
-                    None,
+                    Rc::new(factory_fn(move |_| client.take())),
+                    TcpConnectOptions::default(),
                 );
             })
             .boxed()
     };
     let bad_client = Cell::new(Some(bad_client));
-    connect_tcp(
-        &reactor,
+    reactor.connect_tcp(
         "127.0.0.1",
         port.port(),
-        factory_fn(move |_| bad_client.take()),
-        None,
-        None,
+        Rc::new(factory_fn(move |_| bad_client.take())),
+        TcpConnectOptions::default(),
     );
     let ((), logs) = support::capture_logs(|| support::run(&reactor));
     assert_eq!(good.data(), b"ping");
@@ -100,25 +95,24 @@ fn a_panicking_protocol_closes_only_its_connection(reactor: Reactor) {
 
 fn a_flooding_peer_does_not_starve_the_others(reactor: Reactor) {
     let received = Rc::new(Cell::new(0usize));
-    let sink = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let received = received.clone();
-            move || {
+    let sink = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
                 let received = received.clone();
-                Scripted::new(&Seen::default())
-                    .on_data(move |_, data, seen| {
-                        received.set(received.get() + data.len());
-                        seen.data.borrow_mut().clear();
-                    })
-                    .boxed()
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+                move || {
+                    let received = received.clone();
+                    Scripted::new(&Seen::default())
+                        .on_data(move |_, data, seen| {
+                            received.set(received.get() + data.len());
+                            seen.data.borrow_mut().clear();
+                        })
+                        .boxed()
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = sink.port();
     let flood = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();
@@ -126,14 +120,13 @@ fn a_flooding_peer_does_not_starve_the_others(reactor: Reactor) {
         while client.write_all(&chunk).is_ok() {}
     });
     // Once the flood is flowing, a round trip on another connection must complete.
-    let echo = listen_tcp(
-        &reactor,
-        0,
-        support::net::echo_factory(),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let echo = reactor
+        .listen_tcp(
+            0,
+            Rc::new(support::net::echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let seen = Seen::default();
     let client = {
         let reactor = reactor.clone();
@@ -153,13 +146,11 @@ fn a_flooding_peer_does_not_starve_the_others(reactor: Reactor) {
         &reactor,
         move || received.get() > 4 << 20,
         move || {
-            connect_tcp(
-                &reactor2,
+            reactor2.connect_tcp(
                 "127.0.0.1",
                 port,
-                factory_fn(move |_| client.take()),
-                None,
-                None,
+                Rc::new(factory_fn(move |_| client.take())),
+                TcpConnectOptions::default(),
             );
         },
     );

@@ -6,11 +6,12 @@ mod support;
 use std::{
     io::{Read, Write},
     net::TcpStream,
+    rc::Rc,
     thread,
 };
 
 use torsion::{
-    net::{listen_tcp, CloseReason, Protocol, DEFAULT_BACKLOG},
+    net::{CloseReason, Protocol, StreamNetwork, TcpListenOptions},
     protocols::basic::{LineProtocol, LineReceiver, Lines},
     Reactor,
 };
@@ -36,19 +37,18 @@ impl LineReceiver for LineEcho {
 
 fn a_line_past_the_limit_closes_the_connection_before_its_end_arrives(reactor: Reactor) {
     let reactor2 = reactor.clone();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let echo = LineEcho {
-                reactor: reactor2.clone(),
-            };
-            Box::new(LineProtocol::new(echo).with_max_length(16)) as Box<dyn Protocol>
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let echo = LineEcho {
+                    reactor: reactor2.clone(),
+                };
+                Box::new(LineProtocol::new(echo).with_max_length(16)) as Box<dyn Protocol>
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();

@@ -14,8 +14,8 @@ use std::{
 use socket2::{Domain, Socket, Type};
 use torsion::{
     net::{
-        connect_tcp, listen_tcp, Address, ClientFactory, ConnectError, Connector, Protocol,
-        ProtocolFactory, DEFAULT_BACKLOG,
+        Address, ClientFactory, ConnectError, Connector, Protocol, ProtocolFactory, StreamNetwork,
+        TcpConnectOptions, TcpListenOptions,
     },
     threads::{defer_to_thread, ThreadPool},
     Failure, Reactor,
@@ -104,11 +104,22 @@ fn closed_port() -> u16 {
 }
 
 fn localhost_is_resolved_off_the_loop_then_connected(reactor: Reactor) {
-    let port = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let client = Client::new(&reactor);
     let (seen, (built, failures)) = (client.seen.clone(), client.handles());
     let timeout = Some(Duration::from_secs(10));
-    let connector = connect_tcp(&reactor, "localhost", port.port(), client, timeout, None);
+    let connector = reactor.connect_tcp(
+        "localhost",
+        port.port(),
+        Rc::new(client),
+        TcpConnectOptions::default().timeout(timeout),
+    );
     // The lookup went to the pool: `connect_tcp` returned before any answer.
     assert!(
         format!("{connector:?}").contains("resolving"),
@@ -127,7 +138,12 @@ fn every_address_of_a_name_is_tried_and_named(reactor: Reactor) {
     let expected: Vec<SocketAddr> = ("localhost", port).to_socket_addrs().unwrap().collect();
     let client = Client::new(&reactor);
     let (_, failures) = client.handles();
-    connect_tcp(&reactor, "localhost", port, client, None, None);
+    reactor.connect_tcp(
+        "localhost",
+        port,
+        Rc::new(client),
+        TcpConnectOptions::default(),
+    );
     support::run(&reactor);
     let failure = only_failure(&failures);
     let Some(ConnectError::AllFailed { host, tried, .. }) = failure.check::<ConnectError>() else {
@@ -154,7 +170,12 @@ fn a_name_that_does_not_resolve_fails_naming_it(reactor: Reactor) {
     let client = Client::new(&reactor);
     let (built, failures) = client.handles();
     let timeout = Some(Duration::from_secs(10));
-    connect_tcp(&reactor, "nonexistent.invalid", 80, client, timeout, None);
+    reactor.connect_tcp(
+        "nonexistent.invalid",
+        80,
+        Rc::new(client),
+        TcpConnectOptions::default().timeout(timeout),
+    );
     support::run(&reactor);
     let failure = only_failure(&failures);
     match failure.check::<ConnectError>() {
@@ -177,12 +198,23 @@ fn a_name_that_does_not_resolve_fails_naming_it(reactor: Reactor) {
 }
 
 fn stop_connecting_while_resolving_drops_the_answer(reactor: Reactor) {
-    let server = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let server = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     // One pool thread: jobs run in order, so the marker below answers after the lookup.
     ThreadPool::of(&reactor).set_size(0, 1);
     let client = Client::new(&reactor);
     let (built, failures) = client.handles();
-    let connector = connect_tcp(&reactor, "localhost", server.port(), client, None, None);
+    let connector = reactor.connect_tcp(
+        "localhost",
+        server.port(),
+        Rc::new(client),
+        TcpConnectOptions::default(),
+    );
     connector.stop_connecting();
     let failure = only_failure(&failures);
     assert!(matches!(
@@ -212,7 +244,12 @@ fn the_timeout_covers_the_lookup(reactor: Reactor) {
     *client.on_failed.borrow_mut() = Some(Box::new(move || release.send(()).unwrap()));
     let (built, failures) = client.handles();
     let after = Duration::from_millis(50);
-    connect_tcp(&reactor, "localhost", 9, client, Some(after), None);
+    reactor.connect_tcp(
+        "localhost",
+        9,
+        Rc::new(client),
+        TcpConnectOptions::default().timeout(after),
+    );
     support::run(&reactor);
     let failure = only_failure(&failures);
     let error = failure.check::<ConnectError>().unwrap();
@@ -242,7 +279,12 @@ fn the_timeout_covers_the_attempts_and_names_the_host(reactor: Reactor) {
     let client = Client::new(&reactor);
     let (_, failures) = client.handles();
     let after = Some(Duration::from_millis(300));
-    connect_tcp(&reactor, "localhost", addr.port(), client, after, None);
+    reactor.connect_tcp(
+        "localhost",
+        addr.port(),
+        Rc::new(client),
+        TcpConnectOptions::default().timeout(after),
+    );
     support::run(&reactor);
     let failure = only_failure(&failures);
     let Some(ConnectError::HostTimedOut { host, tried, .. }) = failure.check::<ConnectError>()

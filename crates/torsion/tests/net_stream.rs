@@ -6,9 +6,8 @@ use std::{cell::RefCell, rc::Rc};
 
 use torsion::{
     net::{
-        listen_tcp,
         stream::{connect_tcp_stream, stream_protocol},
-        DEFAULT_BACKLOG,
+        StreamNetwork, TcpListenOptions,
     },
     Reactor,
 };
@@ -19,28 +18,27 @@ each_backend!(an_async_client_talks_to_an_async_echo_server);
 
 fn an_async_client_talks_to_an_async_echo_server(reactor: Reactor) {
     let server_reactor = reactor.clone();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory(move || {
-            let reactor = server_reactor.clone();
-            stream_protocol(move |stream| {
-                reactor.spawn(async move {
-                    let mut buf = vec![0; 4096];
-                    loop {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => stream.write_all(&buf[..n]).await.unwrap(),
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory(move || {
+                let reactor = server_reactor.clone();
+                stream_protocol(move |stream| {
+                    reactor.spawn(async move {
+                        let mut buf = vec![0; 4096];
+                        loop {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => stream.write_all(&buf[..n]).await.unwrap(),
+                            }
                         }
-                    }
-                    stream.close();
-                });
-            })
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+                        stream.close();
+                    });
+                })
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let got = Rc::new(RefCell::new(Vec::new()));
     let (client_reactor, got2, to) = (reactor.clone(), got.clone(), port.port());
     reactor.spawn(async move {

@@ -14,8 +14,8 @@ use std::{
 use socket2::{Domain, Socket, Type};
 use torsion::{
     net::{
-        connect_tcp, factory_fn, listen_tcp, Address, ClientFactory, CloseReason, ConnectError,
-        Connector, ListenError, Protocol, ProtocolFactory, DEFAULT_BACKLOG,
+        factory_fn, Address, ClientFactory, CloseReason, ConnectError, Connector, ListenError,
+        Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions, TcpListenOptions,
     },
     Failure, Reactor,
 };
@@ -52,18 +52,22 @@ fn echo_client(reactor: &Reactor, message: &'static [u8], seen: &Seen) -> Box<dy
 }
 
 fn echo_round_trip(reactor: Reactor, interface: &str, host: &str) {
-    let port = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, interface).unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface(interface),
+        )
+        .unwrap();
     assert_ne!(port.port(), 0);
     let seen = Seen::default();
     let client = echo_client(&reactor, b"hello, world", &seen);
     let client = Cell::new(Some(client));
-    let connector = connect_tcp(
-        &reactor,
+    let connector = reactor.connect_tcp(
         host,
         port.port(),
-        factory_fn(move |_| client.take()),
-        None,
-        None,
+        Rc::new(factory_fn(move |_| client.take())),
+        TcpConnectOptions::default(),
     );
     support::run(&reactor);
     assert_eq!(seen.data(), b"hello, world");
@@ -81,7 +85,13 @@ fn echo_round_trip_over_ipv6(reactor: Reactor) {
 }
 
 fn a_hundred_connections_echo_at_once(reactor: Reactor) {
-    let port = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let left = Rc::new(Cell::new(100));
     let mut all = Vec::new();
     for i in 0..100 {
@@ -103,13 +113,11 @@ fn a_hundred_connections_echo_at_once(reactor: Reactor) {
                 }
             });
         let protocol = Cell::new(Some(protocol.boxed()));
-        connect_tcp(
-            &reactor,
+        reactor.connect_tcp(
             "127.0.0.1",
             port.port(),
-            factory_fn(move |_| protocol.take()),
-            None,
-            None,
+            Rc::new(factory_fn(move |_| protocol.take())),
+            TcpConnectOptions::default(),
         );
         all.push((seen, message));
     }
@@ -145,7 +153,12 @@ fn connect_failure(reactor: &Reactor, port: u16, timeout: Option<Duration>) -> F
         reactor: reactor.clone(),
         failures: failures.clone(),
     };
-    connect_tcp(reactor, "127.0.0.1", port, factory, timeout, None);
+    reactor.connect_tcp(
+        "127.0.0.1",
+        port,
+        Rc::new(factory),
+        TcpConnectOptions::default().timeout(timeout),
+    );
     assert!(
         failures.borrow().is_empty(),
         "failures are reported from the loop"
@@ -207,15 +220,20 @@ fn connect_timeout_fails_with_a_typed_error_naming_the_address(reactor: Reactor)
 }
 
 fn listen_error_names_the_operation_and_address(reactor: Reactor) {
-    let taken = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "127.0.0.1").unwrap();
-    let err = listen_tcp(
-        &reactor,
-        taken.port(),
-        echo_factory(),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap_err();
+    let taken = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
+    let err = reactor
+        .listen_tcp(
+            taken.port(),
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap_err();
     assert!(matches!(err, ListenError::Io { .. }));
     assert_eq!(
         err.to_string(),
@@ -224,7 +242,13 @@ fn listen_error_names_the_operation_and_address(reactor: Reactor) {
             taken.port()
         )
     );
-    let err = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "localhost").unwrap_err();
+    let err = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("localhost"),
+        )
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "listen tcp: interface \"localhost\" is not an IP address"
@@ -234,23 +258,20 @@ fn listen_error_names_the_operation_and_address(reactor: Reactor) {
 }
 
 fn a_refusing_factory_closes_the_connection(reactor: Reactor) {
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory_fn(|_| None),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory_fn(|_| None)),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let seen = Seen::default();
     let client = Cell::new(Some(echo_client(&reactor, b"anyone?", &seen)));
-    connect_tcp(
-        &reactor,
+    reactor.connect_tcp(
         "127.0.0.1",
         port.port(),
-        factory_fn(move |_| client.take()),
-        None,
-        None,
+        Rc::new(factory_fn(move |_| client.take())),
+        TcpConnectOptions::default(),
     );
     support::run(&reactor);
     assert_eq!(seen.data(), b"");
@@ -260,34 +281,31 @@ fn a_refusing_factory_closes_the_connection(reactor: Reactor) {
 
 fn abort_resets_the_peer_and_reports_aborted(reactor: Reactor) {
     let server_seen = Seen::default();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let seen = server_seen.clone();
-            move || {
-                Scripted::new(&seen)
-                    .on_data(|t, _, _| {
-                        t.write(b"never sent? maybe");
-                        t.abort_connection();
-                        t.write(b"ignored");
-                    })
-                    .boxed()
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
+                let seen = server_seen.clone();
+                move || {
+                    Scripted::new(&seen)
+                        .on_data(|t, _, _| {
+                            t.write(b"never sent? maybe");
+                            t.abort_connection();
+                            t.write(b"ignored");
+                        })
+                        .boxed()
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let seen = Seen::default();
     let client = Cell::new(Some(echo_client(&reactor, b"x", &seen)));
-    connect_tcp(
-        &reactor,
+    reactor.connect_tcp(
         "127.0.0.1",
         port.port(),
-        factory_fn(move |_| client.take()),
-        None,
-        None,
+        Rc::new(factory_fn(move |_| client.take())),
+        TcpConnectOptions::default(),
     );
     support::run(&reactor);
     let reason = server_seen.lost().unwrap();
@@ -305,24 +323,23 @@ fn abort_resets_the_peer_and_reports_aborted(reactor: Reactor) {
 
 fn peer_reset_is_a_lost_connection(reactor: Reactor) {
     let server_seen = Seen::default();
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let (seen, reactor) = (server_seen.clone(), reactor.clone());
-            move || {
-                let reactor = reactor.clone();
-                Scripted::new(&seen)
-                    // Keep writing: the reset must surface through a write or a read.
-                    .on_data(|t, _, _| t.write(&[7; 1 << 20]))
-                    .on_lost(move |_| reactor.stop())
-                    .boxed()
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
+                let (seen, reactor) = (server_seen.clone(), reactor.clone());
+                move || {
+                    let reactor = reactor.clone();
+                    Scripted::new(&seen)
+                        // Keep writing: the reset must surface through a write or a read.
+                        .on_data(|t, _, _| t.write(&[7; 1 << 20]))
+                        .on_lost(move |_| reactor.stop())
+                        .boxed()
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let to = port.port();
     let client = std::thread::spawn(move || {
         let mut client = TcpStream::connect(("127.0.0.1", to)).unwrap();
@@ -345,26 +362,25 @@ fn peer_reset_is_a_lost_connection(reactor: Reactor) {
 }
 
 fn write_sequence_sends_the_pieces_in_order(reactor: Reactor) {
-    let port = listen_tcp(
-        &reactor,
-        0,
-        factory({
-            let reactor = reactor.clone();
-            move || {
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(factory({
                 let reactor = reactor.clone();
-                Scripted::new(&Seen::default())
-                    .on_made(|t| {
-                        t.write_sequence(&[b"one ", b"", b"two ", b"three"]);
-                        t.lose_connection();
-                    })
-                    .on_lost(move |_| reactor.stop())
-                    .boxed()
-            }
-        }),
-        DEFAULT_BACKLOG,
-        "127.0.0.1",
-    )
-    .unwrap();
+                move || {
+                    let reactor = reactor.clone();
+                    Scripted::new(&Seen::default())
+                        .on_made(|t| {
+                            t.write_sequence(&[b"one ", b"", b"two ", b"three"]);
+                            t.lose_connection();
+                        })
+                        .on_lost(move |_| reactor.stop())
+                        .boxed()
+                }
+            })),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let mut client = TcpStream::connect(("127.0.0.1", port.port())).unwrap();
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
@@ -411,7 +427,13 @@ impl ClientFactory for Reconnecting {
 }
 
 fn client_factory_hears_lost_and_can_reconnect(reactor: Reactor) {
-    let port = listen_tcp(&reactor, 0, echo_factory(), DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(echo_factory()),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .unwrap();
     let lost = Rc::new(Cell::new(0));
     let seen = Seen::default();
     let factory = Reconnecting {
@@ -419,13 +441,11 @@ fn client_factory_hears_lost_and_can_reconnect(reactor: Reactor) {
         lost: lost.clone(),
         seen: seen.clone(),
     };
-    connect_tcp(
-        &reactor,
+    reactor.connect_tcp(
         "localhost",
         port.port(),
-        factory,
-        Some(Duration::from_secs(5)),
-        None,
+        Rc::new(factory),
+        TcpConnectOptions::default().timeout(Duration::from_secs(5)),
     );
     support::run(&reactor);
     assert_eq!(lost.get(), 2);

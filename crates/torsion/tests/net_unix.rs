@@ -12,8 +12,8 @@ use std::{
 
 use torsion::{
     net::{
-        connect_unix, factory_fn, listen_unix, listen_unix_with, Address, ClientFactory, Connector,
-        Protocol, ProtocolFactory, UnixListenOptions,
+        factory_fn, Address, ClientFactory, Connector, Protocol, ProtocolFactory, StreamNetwork,
+        UnixConnectOptions, UnixListenOptions,
     },
     Failure, Reactor,
 };
@@ -36,7 +36,13 @@ fn socket_path(name: &str) -> PathBuf {
 
 fn echo_round_trip_over_a_unix_socket(reactor: Reactor) {
     let path = socket_path("echo");
-    let port = listen_unix(&reactor, &path, echo_factory(), Some(0o600)).unwrap();
+    let port = reactor
+        .listen_unix(
+            &path,
+            Rc::new(echo_factory()),
+            UnixListenOptions::default().mode(0o600),
+        )
+        .unwrap();
     assert_eq!(port.address(), Address::Unix(Some(path.clone())));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -54,7 +60,11 @@ fn echo_round_trip_over_a_unix_socket(reactor: Reactor) {
             .boxed()
     };
     let client = Cell::new(Some(client));
-    connect_unix(&reactor, &path, factory_fn(move |_| client.take()), None);
+    reactor.connect_unix(
+        &path,
+        Rc::new(factory_fn(move |_| client.take())),
+        UnixConnectOptions::default(),
+    );
     support::run(&reactor);
     assert_eq!(seen.data(), b"over a path");
     assert!(seen.lost().unwrap().is_clean());
@@ -64,8 +74,12 @@ fn echo_round_trip_over_a_unix_socket(reactor: Reactor) {
 
 fn listen_unix_errors_name_the_path(reactor: Reactor) {
     let path = socket_path("taken");
-    let port = listen_unix(&reactor, &path, echo_factory(), None).unwrap();
-    let err = listen_unix(&reactor, &path, echo_factory(), None).unwrap_err();
+    let port = reactor
+        .listen_unix(&path, Rc::new(echo_factory()), UnixListenOptions::default())
+        .unwrap();
+    let err = reactor
+        .listen_unix(&path, Rc::new(echo_factory()), UnixListenOptions::default())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("listen unix {}: address already in use", path.display())
@@ -98,7 +112,7 @@ fn connect_unix_to_a_missing_path_fails_naming_it(reactor: Reactor) {
         reactor: reactor.clone(),
         failures: failures.clone(),
     };
-    connect_unix(&reactor, &path, factory, None);
+    reactor.connect_unix(&path, Rc::new(factory), UnixConnectOptions::default());
     support::run(&reactor);
     assert_eq!(
         failures.borrow()[0].error_message(),
@@ -111,7 +125,9 @@ fn listen_unix_with_sets_the_mode_and_removes_the_path_on_stop(reactor: Reactor)
     let path = socket_path("mode");
     let options = UnixListenOptions::default().mode(0o600).backlog(8);
     let factory = factory_fn(|_| None::<Box<dyn Protocol>>);
-    let port = listen_unix_with(&reactor, &path, factory, options).unwrap();
+    let port = reactor
+        .listen_unix(&path, Rc::new(factory), options)
+        .unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(port.stop_listening().called());

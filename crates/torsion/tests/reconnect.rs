@@ -16,8 +16,8 @@ use torsion::{
         client_from_string, server_from_string, Backoff, ClientService, ReconnectingClientFactory,
     },
     net::{
-        connect_tcp, Address, ClientFactory, CloseReason, Connector, ListeningPort, Protocol,
-        ProtocolFactory, Transport,
+        Address, ClientFactory, CloseReason, Connector, ListeningPort, Protocol, ProtocolFactory,
+        StreamNetwork, TcpConnectOptions, Transport,
     },
     task::Clock,
     testing::assert_clean,
@@ -73,13 +73,11 @@ fn reconnecting_factory_waits_the_backoff_delays_then_gives_up(reactor: Reactor)
         .with_max_delay(Duration::from_secs(5))
         .with_max_retries(Some(4));
     let reconnecting = ReconnectingClientFactory::new(&clock, failures.clone(), backoff);
-    connect_tcp(
-        &reactor,
+    reactor.connect_tcp(
         "127.0.0.1",
         closed.port(),
-        reconnecting.clone(),
-        None,
-        None,
+        Rc::new(reconnecting.clone()),
+        TcpConnectOptions::default(),
     );
     let mut delays = Vec::new();
     loop {
@@ -221,13 +219,11 @@ fn reconnecting_factory_survives_its_server_restarting(reactor: Reactor) {
         .with_factor(1.0)
         .with_jitter(0.0);
     let reconnecting = ReconnectingClientFactory::new(&reactor, Reconnecting { client }, backoff);
-    let connector = connect_tcp(
-        &reactor,
+    let connector = reactor.connect_tcp(
         "127.0.0.1",
         port,
-        reconnecting.clone(),
-        None,
-        None,
+        Rc::new(reconnecting.clone()),
+        TcpConnectOptions::default(),
     );
     *stop_trying.borrow_mut() = Some(Rc::new({
         let (reconnecting, connector) = (reconnecting.clone(), connector.clone());

@@ -48,34 +48,45 @@
 //! [`DEFAULT_REQUEST_TIMEOUT`]) covers everything: waiting in the queue, resolving,
 //! connecting, the head and the body. When it passes, the request's Deferred (or its body,
 //! if the head came) fails with [`RequestError::TimedOut`] and the connection is closed.
-//! Cancelling the request's Deferred does the same with `Cancelled`. Host names other
-//! than IP literals are resolved on the reactor's thread pool, never on the loop.
+//! Cancelling the request's Deferred does the same with `Cancelled`.
+//!
+//! # Connecting
+//!
+//! Connections are made by a `torsion::endpoints::HostnameEndpoint`, the project's one
+//! name-lookup and happy-eyeballs path: a host name is resolved on the reactor's thread
+//! pool, never on the loop (an IP literal is used as is), and its addresses are raced,
+//! IPv6 and IPv4 alternately, a new attempt every 0.3 s or as soon as one fails;
+//! [`connect_timeout`](AgentBuilder::connect_timeout) bounds each attempt. A connection
+//! that could not be made fails the request with a `torsion::net::ConnectError`:
+//! `Resolve` for a name that did not resolve, the attempt's own error when there was one
+//! address, `AllFailed` when there were several.
 
 use std::{
     cell::{Cell, RefCell},
     collections::{HashMap, VecDeque},
     fmt,
-    net::{IpAddr, SocketAddr, ToSocketAddrs},
     rc::{Rc, Weak},
     time::Duration,
 };
 
 use torsion::{
     defer::{fail, gather_results, Deferred, Resolver},
-    net::ConnectError,
-    threads::defer_to_thread,
+    endpoints::HostnameEndpoint,
     DelayedCall, Failure, Reactor,
 };
 
 use super::{
-    connection::Conn, request::encode_request, response::BodyChannel, Body, RequestError,
-    RequestHeaders, Response, Url,
+    connection::{Conn, HostKey, Pool, Served},
+    outgoing::encode_request,
+    response::BodyChannel,
+    Body, RequestError, RequestHeaders, Response, Url,
 };
+use crate::http::{ClientExchange, ExchangeConfig, DEFAULT_CLIENT_IDLE_TIMEOUT};
 
 /// Connections open at once to one `host:port` unless set otherwise.
 pub const DEFAULT_MAX_CONNECTIONS_PER_HOST: usize = 32;
 /// How long an idle pooled connection waits for a request before closing.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = DEFAULT_CLIENT_IDLE_TIMEOUT;
 /// How long a request may take, from the call to the body's end.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a connection attempt may take.
@@ -109,22 +120,19 @@ pub struct AgentBuilder {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) persistent: bool,
-    pub(crate) max_per_host: usize,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) request_timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
+struct Config {
+    persistent: bool,
+    max_per_host: usize,
+    idle_timeout: Duration,
+    request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
 }
 
-pub(crate) struct AgentInner {
+struct AgentInner {
     reactor: Reactor,
     config: Config,
     hosts: RefCell<HashMap<HostKey, Host>>,
 }
-
-/// `(host, port)`, the host lower-cased as the URL parser leaves it.
-pub(crate) type HostKey = (String, u16);
 
 /// The pool of one `host:port`.
 #[derive(Default)]
@@ -138,15 +146,20 @@ struct Host {
 }
 
 /// One request on its way: queued, connecting, sent, reading its body, or done.
-pub(crate) struct Exchange {
+struct Exchange {
     /// Held until done, so that a request outlives an agent dropped meanwhile.
     agent: RefCell<Option<Rc<AgentInner>>>,
     method: String,
     url: Url,
-    /// The whole request as it goes on the wire.
-    bytes: Vec<u8>,
+    /// The whole request as it goes on the wire (moved to the connection when it cannot
+    /// be needed again).
+    bytes: RefCell<Vec<u8>>,
     resolver: Resolver<Response>,
     phase: RefCell<Phase>,
+    /// The request timeout, and when it ends on the reactor's clock.
+    timeout: Option<(Duration, Duration)>,
+    /// Runs out the timeout while no connection carries the request (queued,
+    /// connecting); once sent, the connection's core keeps the deadline.
     timer: RefCell<Option<DelayedCall>>,
     retried: Cell<bool>,
 }
@@ -210,27 +223,25 @@ impl Agent {
                 }
             }
         });
+        let reactor = &self.inner.reactor;
+        let timeout = self
+            .inner
+            .config
+            .request_timeout
+            .map(|after| (after, reactor.loop_time().saturating_add(after)));
         let exchange = Rc::new(Exchange {
             agent: RefCell::new(Some(self.inner.clone())),
             method: method.to_owned(),
             url,
-            bytes,
+            bytes: RefCell::new(bytes),
             resolver,
             phase: RefCell::new(Phase::Queued),
+            timeout,
             timer: RefCell::default(),
             retried: Cell::new(false),
         });
         *slot.borrow_mut() = Rc::downgrade(&exchange);
-        if let Some(after) = self.inner.config.request_timeout {
-            let weak = Rc::downgrade(&exchange);
-            let timer = self.inner.reactor.call_later(after, move || {
-                if let Some(exchange) = weak.upgrade() {
-                    let url = exchange.url.to_string();
-                    exchange.fail(Failure::new(RequestError::TimedOut { url, after }));
-                }
-            });
-            *exchange.timer.borrow_mut() = Some(timer);
-        }
+        exchange.arm_timer(reactor);
         self.inner.submit(exchange);
         deferred
     }
@@ -342,14 +353,6 @@ impl AgentBuilder {
 }
 
 impl AgentInner {
-    pub(crate) fn reactor(&self) -> &Reactor {
-        &self.reactor
-    }
-
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Gives `exchange` an idle connection, a new one, or a place in the queue.
     fn submit(self: &Rc<Self>, exchange: Rc<Exchange>) {
         let key = exchange.key();
@@ -358,7 +361,6 @@ impl AgentInner {
         while let Some(conn) = host.idle.pop() {
             if conn.is_usable() {
                 drop(hosts);
-                conn.set_idle_timer(None);
                 return exchange.send_on(&conn);
             }
         }
@@ -370,64 +372,45 @@ impl AgentInner {
         host.queue.push_back(exchange);
     }
 
-    /// Opens a connection for `exchange`: at once to an IP literal, else after the name
-    /// is resolved on the thread pool.
+    /// Opens a connection for `exchange` through a `HostnameEndpoint`.
     fn open_connection(self: &Rc<Self>, exchange: Rc<Exchange>) {
         let (host, port) = exchange.key();
-        let conn = Conn::new(Rc::downgrade(self), (host.clone(), port));
+        let config = ExchangeConfig {
+            persistent: self.config.persistent,
+            idle_timeout: self.config.idle_timeout,
+            ..ExchangeConfig::default()
+        };
+        let pool: Weak<dyn Pool> = Rc::downgrade(self) as Weak<AgentInner>;
+        let conn = Conn::new(pool, (host.clone(), port), self.reactor.clone(), config);
         conn.set_current(Some(exchange.clone()));
         *exchange.phase.borrow_mut() = Phase::Connecting(conn.clone());
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return conn.connect_to(vec![SocketAddr::new(ip, port)]);
-        }
-        let lookup = defer_to_thread(&self.reactor, {
-            let host = host.clone();
-            move || {
-                (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|addrs| addrs.collect::<Vec<_>>())
-            }
-        });
-        conn.set_resolving(Some(lookup.canceller()));
-        let (ok, failed) = (conn.clone(), conn);
-        let _ = lookup.add_callbacks(
-            move |addrs: Vec<SocketAddr>| {
-                ok.set_resolving(None);
-                if ok.current().is_some() {
-                    ok.connect_to(addrs);
-                } else {
-                    ok.connect_failed(Failure::msg("request gone before connecting"));
-                }
-                Ok::<_, Failure>(())
-            },
-            move |failure: Failure| {
-                failed.set_resolving(None);
-                let failure = match failure.check::<std::io::Error>() {
-                    Some(error) => Failure::new(ConnectError::Resolve {
-                        host,
-                        port,
-                        source: std::io::Error::new(error.kind(), error.to_string()),
-                    }),
-                    None => failure,
-                };
-                failed.connect_failed(failure);
-                Ok::<_, Failure>(())
-            },
-        );
+        let endpoint = HostnameEndpoint::new(&self.reactor, &host, port);
+        let endpoint = match self.config.connect_timeout {
+            Some(timeout) => endpoint.with_timeout(timeout),
+            None => endpoint.without_timeout(),
+        };
+        conn.connect(&endpoint);
     }
 
-    /// A new connection is up: it serves the request it was opened for, or (if that one
-    /// went away meanwhile) the next in the queue.
-    pub(crate) fn connection_ready(self: &Rc<Self>, conn: &Rc<Conn>) {
+    /// Takes a queued request out of its queue.
+    fn dequeue(&self, exchange: &Rc<Exchange>) {
+        if let Some(host) = self.hosts.borrow_mut().get_mut(&exchange.key()) {
+            host.queue.retain(|e| !Rc::ptr_eq(e, exchange));
+        }
+    }
+}
+
+impl Pool for AgentInner {
+    fn connection_ready(self: Rc<Self>, conn: &Rc<Conn>) {
         match conn.current() {
-            Some(exchange) => exchange.send_on(conn),
+            Some(exchange) => exchange.send_on_new(conn),
             None => self.release(conn),
         }
     }
 
-    /// A connection finished a response and may be reused: the next queued request gets
-    /// it, else it waits idle.
-    pub(crate) fn release(self: &Rc<Self>, conn: &Rc<Conn>) {
+    /// The next queued request gets the connection, else it waits idle (its core keeps
+    /// the idle deadline).
+    fn release(self: Rc<Self>, conn: &Rc<Conn>) {
         let mut hosts = self.hosts.borrow_mut();
         let Some(host) = hosts.get_mut(&conn.key) else {
             drop(hosts);
@@ -439,17 +422,10 @@ impl AgentInner {
         }
         host.idle.push(conn.clone());
         drop(hosts);
-        let weak = Rc::downgrade(conn);
-        let timer = self.reactor.call_later(self.config.idle_timeout, move || {
-            if let Some(conn) = weak.upgrade() {
-                conn.lose_connection();
-            }
-        });
-        conn.set_idle_timer(Some(timer));
+        conn.pooled();
     }
 
-    /// A connection closed (or never opened): its slot goes to the next queued request.
-    pub(crate) fn connection_closed(self: &Rc<Self>, conn: &Rc<Conn>) {
+    fn connection_closed(self: Rc<Self>, conn: &Rc<Conn>) {
         let mut hosts = self.hosts.borrow_mut();
         let Some(host) = hosts.get_mut(&conn.key) else {
             return;
@@ -464,13 +440,6 @@ impl AgentInner {
         }
         if host.open == 0 {
             hosts.remove(&conn.key);
-        }
-    }
-
-    /// Takes a queued request out of its queue.
-    fn dequeue(&self, exchange: &Rc<Exchange>) {
-        if let Some(host) = self.hosts.borrow_mut().get_mut(&exchange.key()) {
-            host.queue.retain(|e| !Rc::ptr_eq(e, exchange));
         }
     }
 }
@@ -488,57 +457,65 @@ impl Drop for AgentInner {
 }
 
 impl Exchange {
-    pub(crate) fn method(&self) -> &str {
-        &self.method
-    }
-
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
-    }
-
     fn key(&self) -> HostKey {
         (self.url.host().to_owned(), self.url.port())
     }
 
-    /// Writes the request on `conn`, which it now owns until its response ends.
-    fn send_on(self: &Rc<Self>, conn: &Rc<Conn>) {
-        conn.set_current(Some(self.clone()));
-        *self.phase.borrow_mut() = Phase::Sent(conn.clone());
-        conn.write(&self.bytes);
-    }
-
-    /// The head arrived: the request's Deferred fires with the response.
-    pub(crate) fn responded(&self, response: Response, channel: Rc<BodyChannel>) {
-        let conn = match &*self.phase.borrow() {
-            Phase::Sent(conn) => conn.clone(),
-            _ => return, // failed meanwhile (timed out, cancelled): nobody waits
+    /// Runs out the request timeout while no connection carries the request: from the
+    /// call, and again after a retry puts it back in the queue.
+    fn arm_timer(self: &Rc<Self>, reactor: &Reactor) {
+        let Some((_, deadline)) = self.timeout else {
+            return;
         };
-        *self.phase.borrow_mut() = Phase::Body(channel, conn);
-        let _ = self.resolver.callback(response);
+        let delay = deadline.saturating_sub(reactor.loop_time());
+        let weak = Rc::downgrade(self);
+        let timer = reactor.call_later(delay, move || {
+            if let Some(exchange) = weak.upgrade() {
+                exchange.timer.borrow_mut().take();
+                exchange.fail(exchange.timed_out_failure());
+            }
+        });
+        if let Some(old) = self.timer.borrow_mut().replace(timer) {
+            let _ = old.cancel();
+        }
     }
 
-    /// The response is over (its body ended, whole or not): stop the clock.
-    pub(crate) fn complete(&self) {
-        *self.phase.borrow_mut() = Phase::Done;
-        self.agent.borrow_mut().take();
+    fn stop_timer(&self) {
         if let Some(timer) = self.timer.borrow_mut().take() {
             let _ = timer.cancel();
         }
     }
 
-    /// True for a request that may be sent again on a fresh connection.
-    pub(crate) fn may_retry(&self) -> bool {
-        let idempotent = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
-        !self.retried.get() && idempotent.contains(&self.method.as_str())
+    fn timed_out_failure(&self) -> Failure {
+        let url = self.url.to_string();
+        let after = self.timeout.map_or(Duration::ZERO, |(after, _)| after);
+        Failure::new(RequestError::TimedOut { url, after })
+    }
+
+    /// Writes the request on `conn`, which it now owns until its response ends; the
+    /// connection keeps the request's deadline from here.
+    fn send_on(self: &Rc<Self>, conn: &Rc<Conn>) {
+        self.stop_timer();
+        *self.phase.borrow_mut() = Phase::Sent(conn.clone());
+        // Kept only if a retry may need it: on a reused connection, the first time.
+        let retry_possible =
+            conn.is_reused() && !self.retried.get() && ClientExchange::is_idempotent(&self.method);
+        let bytes = match retry_possible {
+            true => self.bytes.borrow().clone(),
+            false => std::mem::take(&mut *self.bytes.borrow_mut()),
+        };
+        let deadline = self.timeout.map(|(_, deadline)| deadline);
+        conn.send(self.clone(), &self.method, bytes, deadline);
     }
 
     /// Sends the request again, once, after its reused connection closed unanswered.
-    pub(crate) fn retry(self: &Rc<Self>) {
+    fn retry(self: &Rc<Self>) {
         self.retried.set(true);
         let agent = self.agent.borrow().clone();
         match agent {
             Some(agent) => {
                 *self.phase.borrow_mut() = Phase::Queued;
+                self.arm_timer(&agent.reactor);
                 agent.submit(self.clone());
             }
             None => self.fail(Failure::msg("agent gone")),
@@ -548,12 +525,10 @@ impl Exchange {
     /// Ends the request with `failure`, wherever it is: out of the queue, its connection
     /// attempt stopped or its connection closed; the Deferred (or, once the head came,
     /// the body) fails.
-    pub(crate) fn fail(self: &Rc<Self>, failure: Failure) {
+    fn fail(self: &Rc<Self>, failure: Failure) {
         let phase = std::mem::replace(&mut *self.phase.borrow_mut(), Phase::Done);
         let agent = self.agent.borrow_mut().take();
-        if let Some(timer) = self.timer.borrow_mut().take() {
-            let _ = timer.cancel();
-        }
+        self.stop_timer();
         match phase {
             Phase::Done => {}
             Phase::Queued => {
@@ -573,5 +548,46 @@ impl Exchange {
                 channel.finish(Err(failure));
             }
         }
+    }
+}
+
+impl Served for Exchange {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn send_on_new(self: Rc<Self>, conn: &Rc<Conn>) {
+        self.send_on(conn);
+    }
+
+    fn responded(&self, response: Response, channel: Rc<BodyChannel>) {
+        let conn = match &*self.phase.borrow() {
+            Phase::Sent(conn) => conn.clone(),
+            _ => return, // failed meanwhile (timed out, cancelled): nobody waits
+        };
+        *self.phase.borrow_mut() = Phase::Body(channel, conn);
+        let _ = self.resolver.callback(response);
+    }
+
+    fn complete(&self) {
+        *self.phase.borrow_mut() = Phase::Done;
+        self.agent.borrow_mut().take();
+        self.stop_timer();
+    }
+
+    fn failed(self: Rc<Self>, failure: Failure) {
+        self.fail(failure);
+    }
+
+    fn timed_out(self: Rc<Self>) {
+        self.fail(self.timed_out_failure());
+    }
+
+    fn retry_once(self: Rc<Self>) -> bool {
+        if self.retried.get() {
+            return false;
+        }
+        self.retry();
+        true
     }
 }

@@ -1,123 +1,205 @@
-//! One HTTP/1.1 client connection (Twisted's `HTTP11ClientProtocol`): writes a request,
-//! reads its response head with [`ResponseParser`], hands the body to the response through
-//! [`BodyDecoder`], then goes back to its pool or closes.
+//! One HTTP/1.1 client connection (Twisted's `HTTP11ClientProtocol`): the adapter between
+//! the sans-IO [`ClientExchange`] and a `torsion::net` transport opened through a
+//! `HostnameEndpoint`.
 //!
-//! A connection carries one request at a time (no pipelining, as in Twisted). It is
-//! reused only when the response allowed it (`keep_alive`), its body ended on its framing
-//! (not on close), nothing followed the body, and the agent is persistent. Bytes that
-//! arrive while no request is outstanding close it.
+//! The rules (one request at a time, 1xx skipped, framing, reuse, the retry signal, the
+//! request and idle deadlines) are the core's; this module moves bytes and events in and
+//! carries out the [`ClientAction`]s that come back: it writes, fires the response,
+//! feeds its [`BodyChannel`], arms the connection's one timer, and closes.
+//!
+//! A [`Conn`] is shared by the pool that owns it and by its protocol. It knows that pool
+//! and the request it serves only through the [`Pool`] and [`Served`] traits, which the
+//! agent implements: this module imports nothing of the agent, and the agent builds on it.
 
 use std::{
     cell::{Cell, RefCell},
-    collections::VecDeque,
-    net::SocketAddr,
+    io,
     rc::{Rc, Weak},
+    time::Duration,
 };
 
 use torsion::{
     defer::{CancelHandle, Deferred, Resolver},
-    net::{Address, ClientFactory, CloseReason, Connector, Protocol, ProtocolFactory, Transport},
-    DelayedCall, Failure,
+    endpoints::{ClientError, HostnameEndpoint, StreamClientEndpoint},
+    net::{Address, CloseReason, ConnectError, Protocol, ProtocolFactory, Transport},
+    DelayedCall, Failure, Reactor,
 };
 
 use super::{
-    agent::{AgentInner, Exchange, HostKey},
     response::{BodyChannel, BodySource},
-    RequestError, Response,
+    RequestError, Response, Url,
 };
-use crate::http::{BodyDecoder, Decoded, Parsed, ResponseParser};
+use crate::http::{ClientAction, ClientExchange, ExchangeConfig, ExchangeError, Received};
 
-/// A pooled connection, shared by its protocol, its pool and the exchange it serves.
+/// `(host, port)`, the host lower-cased as the URL parser leaves it.
+pub(crate) type HostKey = (String, u16);
+
+/// What a connection tells the pool that owns it (the agent).
+pub(crate) trait Pool {
+    /// The connection is up: it serves the request it was opened for, or (if that one
+    /// went away meanwhile) the next in the queue.
+    fn connection_ready(self: Rc<Self>, conn: &Rc<Conn>);
+    /// A response ended and the connection may carry another request.
+    fn release(self: Rc<Self>, conn: &Rc<Conn>);
+    /// The connection closed, or never opened: its slot is free.
+    fn connection_closed(self: Rc<Self>, conn: &Rc<Conn>);
+}
+
+/// The request a connection serves, as the connection sees it (the agent's exchange).
+pub(crate) trait Served {
+    /// The URL asked for.
+    fn url(&self) -> &Url;
+    /// The connection made for this request is up: send the request on it.
+    fn send_on_new(self: Rc<Self>, conn: &Rc<Conn>);
+    /// The head arrived: the request's Deferred fires with `response`.
+    fn responded(&self, response: Response, channel: Rc<BodyChannel>);
+    /// The response is over (its body ended, whole or not): stop the clock.
+    fn complete(&self);
+    /// The request failed, before its head or in its body.
+    fn failed(self: Rc<Self>, failure: Failure);
+    /// The request's deadline passed.
+    fn timed_out(self: Rc<Self>);
+    /// Sends the request again on a new connection, unless it was already; false if not.
+    fn retry_once(self: Rc<Self>) -> bool;
+}
+
+/// A pooled connection: its core, its transport once connected, and the request it
+/// serves; see the [module docs](self).
 pub(crate) struct Conn {
-    pub(crate) agent: Weak<AgentInner>,
+    pool: Weak<dyn Pool>,
     pub(crate) key: HostKey,
+    reactor: Reactor,
+    core: RefCell<ClientExchange>,
+    /// The name lookup and connection attempts under way, to cancel them.
+    connecting: RefCell<Option<CancelHandle>>,
     transport: RefCell<Option<Rc<dyn Transport>>>,
-    connector: RefCell<Option<Connector>>,
-    /// The name lookup in progress, to cancel it.
-    resolving: RefCell<Option<CancelHandle>>,
-    /// Addresses left to try after the one being connected to.
-    addrs: RefCell<VecDeque<SocketAddr>>,
-    /// The exchange this connection serves or is being made for.
-    current: RefCell<Option<Rc<Exchange>>>,
-    idle_timer: RefCell<Option<DelayedCall>>,
-    /// Responses completed on this connection: above 0 it is a reused one.
-    served: Cell<u32>,
+    /// The request this connection serves or is being made for.
+    current: RefCell<Option<Rc<dyn Served>>>,
+    /// The body of the response under way, from its head to its end.
+    body: RefCell<Option<Rc<BodyChannel>>>,
+    /// The one timer, for the core's deadline (the request's, or the idle timeout).
+    timer: RefCell<Option<DelayedCall>>,
     closed: Cell<bool>,
     /// Fired when the connection is gone (`Agent::close_cached_connections`).
     on_closed: RefCell<Vec<Resolver<()>>>,
 }
 
 impl Conn {
-    pub(crate) fn new(agent: Weak<AgentInner>, key: HostKey) -> Rc<Conn> {
+    pub(crate) fn new(
+        pool: Weak<dyn Pool>,
+        key: HostKey,
+        reactor: Reactor,
+        config: ExchangeConfig,
+    ) -> Rc<Conn> {
         Rc::new(Conn {
-            agent,
+            pool,
             key,
+            reactor,
+            core: RefCell::new(ClientExchange::new(config)),
+            connecting: RefCell::default(),
             transport: RefCell::default(),
-            connector: RefCell::default(),
-            resolving: RefCell::default(),
-            addrs: RefCell::default(),
             current: RefCell::default(),
-            idle_timer: RefCell::default(),
-            served: Cell::new(0),
+            body: RefCell::default(),
+            timer: RefCell::default(),
             closed: Cell::new(false),
             on_closed: RefCell::default(),
         })
     }
 
-    pub(crate) fn current(&self) -> Option<Rc<Exchange>> {
+    /// Connects through `endpoint` (name lookup on the thread pool, then the attempt
+    /// race); the pool hears `connection_ready`, or the request fails with a
+    /// `ConnectError` ([`connect_failure`] says which).
+    pub(crate) fn connect(self: &Rc<Self>, endpoint: &HostnameEndpoint) {
+        let factory: Rc<dyn ProtocolFactory> = Rc::new(ConnFactory { conn: self.clone() });
+        let connecting = StreamClientEndpoint::connect(endpoint, factory);
+        // Stored before the callbacks are added, which take it back even if the attempt
+        // already ended.
+        *self.connecting.borrow_mut() = Some(connecting.canceller());
+        let (made, failed) = (self.clone(), self.clone());
+        let _ = connecting.add_callbacks(
+            move |_| {
+                made.connecting.borrow_mut().take();
+                made.connected();
+                Ok::<_, Failure>(())
+            },
+            move |failure| {
+                failed.connecting.borrow_mut().take();
+                failed.connect_failed(connect_failure(failure));
+                Ok::<_, Failure>(())
+            },
+        );
+    }
+
+    pub(crate) fn current(&self) -> Option<Rc<dyn Served>> {
         self.current.borrow().clone()
     }
 
-    pub(crate) fn set_current(&self, exchange: Option<Rc<Exchange>>) {
+    pub(crate) fn set_current(&self, exchange: Option<Rc<dyn Served>>) {
         *self.current.borrow_mut() = exchange;
     }
 
+    /// True once a response was read to its end on this connection.
     pub(crate) fn is_reused(&self) -> bool {
-        self.served.get() > 0
+        self.core.borrow().is_reused()
     }
 
-    /// True while connected and not closing.
+    /// True while connected, idle, and not closing: it can take a request.
     pub(crate) fn is_usable(&self) -> bool {
-        !self.closed.get()
-            && self
-                .transport
-                .borrow()
-                .as_ref()
-                .is_some_and(|t| !t.is_closing())
+        self.core.borrow().is_idle() && self.is_open()
     }
 
-    pub(crate) fn write(&self, bytes: &[u8]) {
-        if let Some(transport) = self.transport() {
-            transport.write(bytes);
+    /// Sends `request` (the whole request, for `method`, due before `deadline`) for
+    /// `exchange`, which owns the connection until its response ends.
+    pub(crate) fn send(
+        self: &Rc<Self>,
+        exchange: Rc<dyn Served>,
+        method: &str,
+        request: Vec<u8>,
+        deadline: Option<Duration>,
+    ) {
+        self.set_current(Some(exchange.clone()));
+        let sent = self
+            .core
+            .borrow_mut()
+            .send_request(method, request, deadline);
+        if let Err(error) = sent {
+            self.set_current(None);
+            let failure = failure(error, exchange.url(), None);
+            return exchange.failed(failure);
         }
+        self.run_actions(None);
     }
 
-    pub(crate) fn set_idle_timer(&self, timer: Option<DelayedCall>) {
-        if let Some(old) = std::mem::replace(&mut *self.idle_timer.borrow_mut(), timer) {
-            let _ = old.cancel();
-        }
+    /// The connection waits in its pool: it closes after the idle timeout unless a
+    /// request comes (a connection idle since its last response already counts).
+    pub(crate) fn pooled(self: &Rc<Self>) {
+        let now = self.reactor.loop_time();
+        self.core.borrow_mut().pooled(now);
+        self.run_actions(None);
     }
 
-    /// Closes after what was written (an idle connection, a response that ends it).
-    pub(crate) fn lose_connection(&self) {
-        self.set_idle_timer(None);
+    /// Closes after what was written (an idle connection, a pool shutting down).
+    pub(crate) fn lose_connection(self: &Rc<Self>) {
+        self.core.borrow_mut().close();
+        self.run_actions(None);
         if let Some(transport) = self.transport() {
             transport.lose_connection();
         }
     }
 
-    /// Closes at once and stops any lookup or connect in progress.
-    pub(crate) fn abort(&self) {
-        self.set_idle_timer(None);
-        let lookup = self.resolving.borrow_mut().take();
-        if let Some(lookup) = lookup {
-            lookup.cancel(); // its errback reports the failure
+    /// Closes at once and stops any lookup or connection attempt in progress.
+    pub(crate) fn abort(self: &Rc<Self>) {
+        let connecting = self.connecting.borrow_mut().take();
+        if let Some(connecting) = connecting {
+            connecting.cancel(); // its errback reports the failure
         }
-        let connector = self.connector.borrow().clone();
+        self.core.borrow_mut().close();
+        self.run_actions(None);
+        // Whoever aborts ends the body (the exchange fails it); the channel, which holds
+        // this connection as its source, is not kept here any longer.
+        self.body.borrow_mut().take();
         if let Some(transport) = self.transport() {
             transport.abort_connection();
-        } else if let Some(connector) = connector {
-            connector.stop_connecting();
         }
     }
 
@@ -132,41 +214,137 @@ impl Conn {
         deferred
     }
 
-    pub(crate) fn set_resolving(&self, lookup: Option<CancelHandle>) {
-        *self.resolving.borrow_mut() = lookup;
+    /// The connection is up and its protocol attached.
+    fn connected(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
+        match self.pool.upgrade() {
+            Some(pool) => pool.connection_ready(self),
+            None => self.lose_connection(),
+        }
     }
 
-    /// Connects to the first of `addrs`, keeping the rest for a failure.
-    pub(crate) fn connect_to(self: &Rc<Self>, addrs: Vec<SocketAddr>) {
-        *self.addrs.borrow_mut() = addrs.into();
-        self.connect_next(None);
-    }
-
-    /// Tries the next address; with none left, fails with `failure`.
-    fn connect_next(self: &Rc<Self>, failure: Option<Failure>) {
-        let next = self.addrs.borrow_mut().pop_front();
-        let (Some(addr), Some(agent)) = (next, self.agent.upgrade()) else {
-            let failure = failure.unwrap_or_else(|| Failure::msg("no address to connect to"));
-            return self.connect_failed(failure);
-        };
-        let connector = torsion::net::connect_tcp(
-            agent.reactor(),
-            &addr.ip().to_string(),
-            addr.port(),
-            ConnFactory { conn: self.clone() },
-            agent.config().connect_timeout,
-            None,
-        );
-        *self.connector.borrow_mut() = Some(connector);
-    }
-
-    /// The connection could not be made: its exchange fails, its pool slot frees.
-    pub(crate) fn connect_failed(self: &Rc<Self>, failure: Failure) {
+    /// The connection could not be made: its request fails, its pool slot frees.
+    fn connect_failed(self: &Rc<Self>, failure: Failure) {
         let exchange = self.current.borrow_mut().take();
         if let Some(exchange) = exchange {
-            exchange.fail(failure);
+            exchange.failed(failure);
         }
         self.closed_now();
+    }
+
+    /// Carries out what the core asks, in order, until it asks nothing. `lost` is why
+    /// the connection went, when it went with a failure.
+    fn run_actions(self: &Rc<Self>, lost: Option<&Failure>) {
+        loop {
+            // Taken in a statement of its own: no borrow of the core is held while an
+            // action runs, since actions run user code that may send the next request.
+            let action = self.core.borrow_mut().poll_action();
+            let Some(action) = action else {
+                return;
+            };
+            match action {
+                ClientAction::Write(bytes) => {
+                    if let Some(transport) = self.transport() {
+                        transport.write(&bytes);
+                    }
+                }
+                ClientAction::ArmDeadline(at) => self.arm(at),
+                ClientAction::Head(head) => {
+                    let Some(exchange) = self.current() else {
+                        continue; // failed meanwhile: the core was closed with it
+                    };
+                    let source: Rc<dyn BodySource> = self.clone();
+                    let channel = BodyChannel::new(source);
+                    *self.body.borrow_mut() = Some(channel.clone());
+                    let response = Response::new(
+                        head.status(),
+                        head.reason().to_owned(),
+                        head.version(),
+                        head.headers().clone(),
+                        exchange.url().clone(),
+                        channel.clone(),
+                    );
+                    exchange.responded(response, channel);
+                }
+                ClientAction::BodyEnd { reusable } => self.body_ended(reusable),
+                ClientAction::Fail(error) => {
+                    self.body.borrow_mut().take();
+                    let exchange = self.current.borrow_mut().take();
+                    match (exchange, error) {
+                        (None, error) => {
+                            tracing::debug!("http client: closing a connection: {error}");
+                        }
+                        (Some(exchange), ExchangeError::TimedOut) => exchange.timed_out(),
+                        (Some(exchange), error) => {
+                            let failure = failure(error, exchange.url(), lost);
+                            exchange.failed(failure);
+                        }
+                    }
+                }
+                ClientAction::Retry => {
+                    let exchange = self.current.borrow_mut().take();
+                    if let Some(exchange) = exchange {
+                        // A reused connection the server closed before answering: Twisted
+                        // (and every browser) sends an idempotent request again, once.
+                        if !exchange.clone().retry_once() {
+                            let error = ExchangeError::ClosedBeforeHead;
+                            let failure = failure(error, exchange.url(), lost);
+                            exchange.failed(failure);
+                        }
+                    }
+                }
+                ClientAction::Close { abort } => {
+                    if let Some(transport) = self.transport() {
+                        match abort {
+                            true => transport.abort_connection(),
+                            false => transport.lose_connection(),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The body ended whole: the connection goes back to the pool (before the body's
+    /// reader hears, so that a request it makes can reuse it) or is closing already.
+    fn body_ended(self: &Rc<Self>, reusable: bool) {
+        let exchange = self.current.borrow_mut().take();
+        let channel = self.body.borrow_mut().take();
+        if let Some(exchange) = &exchange {
+            exchange.complete();
+        }
+        if reusable && self.is_usable() {
+            match self.pool.upgrade() {
+                Some(pool) => pool.release(self),
+                None => self.lose_connection(),
+            }
+        }
+        if let Some(channel) = channel {
+            channel.finish(Ok(()));
+        }
+    }
+
+    /// Arms the one timer for `at`, or stops it.
+    fn arm(self: &Rc<Self>, at: Option<Duration>) {
+        if let Some(old) = self.timer.borrow_mut().take() {
+            let _ = old.cancel();
+        }
+        let Some(at) = at else {
+            return;
+        };
+        let delay = at.saturating_sub(self.reactor.loop_time());
+        let weak = Rc::downgrade(self);
+        let timer = self.reactor.call_later(delay, move || {
+            if let Some(conn) = weak.upgrade() {
+                conn.timer.borrow_mut().take();
+                let now = conn.reactor.seconds();
+                conn.core.borrow_mut().deadline_passed(now);
+                conn.run_actions(None);
+            }
+        });
+        *self.timer.borrow_mut() = Some(timer);
     }
 
     /// Marks the connection gone and tells the pool and the waiters.
@@ -174,16 +352,28 @@ impl Conn {
         if self.closed.replace(true) {
             return;
         }
-        self.set_idle_timer(None);
+        self.core.borrow_mut().close();
+        if let Some(timer) = self.timer.borrow_mut().take() {
+            let _ = timer.cancel();
+        }
         *self.transport.borrow_mut() = None;
-        *self.connector.borrow_mut() = None; // the connector holds a factory holding us
-        *self.resolving.borrow_mut() = None;
-        if let Some(agent) = self.agent.upgrade() {
-            agent.connection_closed(self);
+        *self.connecting.borrow_mut() = None;
+        if let Some(pool) = self.pool.upgrade() {
+            pool.connection_closed(self);
         }
         for resolver in std::mem::take(&mut *self.on_closed.borrow_mut()) {
             let _ = resolver.callback(());
         }
+    }
+
+    /// True while connected and not closing.
+    fn is_open(&self) -> bool {
+        !self.closed.get()
+            && self
+                .transport
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| !t.is_closing())
     }
 
     fn transport(&self) -> Option<Rc<dyn Transport>> {
@@ -205,13 +395,75 @@ impl BodySource for Conn {
     }
 
     fn abort(&self) {
+        // The core hears the end from `connection_lost`, which fails the body cut short
+        // and completes its request.
         if let Some(transport) = self.transport() {
             transport.abort_connection();
         }
     }
 }
 
-/// Builds the protocol of one connection and hears how connecting went.
+/// The failure a request gets for `error`; `lost` is why the connection went, if it
+/// went with a failure.
+fn failure(error: ExchangeError, url: &Url, lost: Option<&Failure>) -> Failure {
+    let url = url.to_string();
+    Failure::new(match error {
+        ExchangeError::BadHead(error) => RequestError::BadResponse { url, error },
+        ExchangeError::BadBody(error) => RequestError::BadBody { url, error },
+        ExchangeError::UnexpectedData => RequestError::UnexpectedData { url },
+        ExchangeError::ClosedBeforeHead => match lost {
+            Some(failure) => return failure.clone(),
+            None => RequestError::ConnectionClosed { url },
+        },
+        // Busy, Closed (a request given to a connection that could not take it), and
+        // TimedOut (the exchange's own error, with its timeout) end the same way here.
+        _ => RequestError::ConnectionClosed { url },
+    })
+}
+
+/// The endpoint's failure as the client reports it (a `torsion::net::ConnectError`): an
+/// unresolved name as `Resolve`, one address that failed as its own error, several as
+/// `AllFailed`.
+fn connect_failure(failure: Failure) -> Failure {
+    let Some(error) = failure.check::<ClientError>() else {
+        return failure; // cancelled, or the pool's own error
+    };
+    match error {
+        ClientError::Resolve { host, port, source } => Failure::new(ConnectError::Resolve {
+            host: host.clone(),
+            port: *port,
+            source: io::Error::new(source.kind(), source.to_string()),
+        }),
+        ClientError::Connect {
+            host,
+            port,
+            attempts,
+        } => match attempts.as_slice() {
+            [(_, only)] => only.clone(),
+            _ => Failure::new(ConnectError::AllFailed {
+                host: host.clone(),
+                port: *port,
+                tried: attempts
+                    .iter()
+                    .map(|(address, failure)| (*address, io_error(failure)))
+                    .collect(),
+            }),
+        },
+        _ => failure.clone(),
+    }
+}
+
+/// What the system said about one failed attempt, as an `io::Error`.
+fn io_error(failure: &Failure) -> io::Error {
+    let kind = match failure.check::<ConnectError>() {
+        Some(ConnectError::Io { source, .. }) => source.kind(),
+        Some(ConnectError::TimedOut { .. }) => io::ErrorKind::TimedOut,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, failure.error_message())
+}
+
+/// Builds the protocol of each connection attempt.
 struct ConnFactory {
     conn: Rc<Conn>,
 }
@@ -221,232 +473,83 @@ impl ProtocolFactory for ConnFactory {
         Some(Box::new(ClientProtocol {
             conn: self.conn.clone(),
             buf: Vec::new(),
-            read: Read::head(),
+            attached: false,
         }))
     }
 }
 
-impl ClientFactory for ConnFactory {
-    fn client_connection_failed(&self, _: &Connector, reason: Failure) {
-        let wanted = self.conn.current.borrow().is_some();
-        if wanted && !self.conn.addrs.borrow().is_empty() {
-            self.conn.connect_next(Some(reason));
-        } else {
-            self.conn.connect_failed(reason);
-        }
-    }
-}
-
-/// What the protocol reads next.
-enum Read {
-    /// A response head; `received` once any byte of it came.
-    Head {
-        parser: ResponseParser,
-        received: bool,
-    },
-    /// The body of the response being delivered.
-    Body {
-        decoder: BodyDecoder,
-        channel: Rc<BodyChannel>,
-        keep_alive: bool,
-    },
-}
-
-impl Read {
-    fn head() -> Read {
-        Read::Head {
-            parser: ResponseParser::new(),
-            received: false,
-        }
-    }
-}
-
-/// The protocol on a client connection; see the [module docs](self).
+/// The protocol on a client connection: bytes in to the core, in the order they come.
 struct ClientProtocol {
     conn: Rc<Conn>,
-    /// Bytes received and not yet parsed.
+    /// Bytes received and not yet consumed by the core.
     buf: Vec<u8>,
-    read: Read,
+    /// False for a connection that came too late (an attempt that lost the race, or a
+    /// request gone meanwhile): it was aborted, and nothing of it reaches the `Conn`.
+    attached: bool,
 }
 
 impl Protocol for ClientProtocol {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
-        *self.conn.transport.borrow_mut() = Some(transport);
-        *self.conn.connector.borrow_mut() = None;
-        match self.conn.agent.upgrade() {
-            Some(agent) => agent.connection_ready(&self.conn),
-            None => self.conn.lose_connection(),
+        let taken = self.conn.transport.borrow().is_some();
+        if taken || self.conn.closed.get() {
+            transport.abort_connection();
+            return;
         }
+        self.attached = true;
+        *self.conn.transport.borrow_mut() = Some(transport);
     }
 
     fn data_received(&mut self, data: &[u8]) {
-        if !self.conn.is_usable() {
+        if !self.attached || !self.conn.is_open() {
             return;
         }
         self.buf.extend_from_slice(data);
-        while self.step() {}
+        let now = self.conn.reactor.loop_time();
+        loop {
+            let received = self.conn.core.borrow_mut().read(now, &self.buf);
+            match received {
+                Received::Data { data, consumed } => {
+                    let channel = self.conn.body.borrow().clone();
+                    if let Some(channel) = channel {
+                        channel.push(data);
+                    }
+                    self.buf.drain(..consumed);
+                    if !self.conn.is_open() {
+                        return; // the body's reader refused it, or the request went
+                    }
+                }
+                Received::Actions { consumed } => {
+                    self.buf.drain(..consumed);
+                    self.conn.run_actions(None);
+                }
+                Received::Wait { consumed } => {
+                    self.buf.drain(..consumed);
+                    if self.buf.is_empty() && self.conn.core.borrow().is_idle() {
+                        self.buf = Vec::new(); // idle connections hold no read buffer
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     fn connection_lost(&mut self, reason: CloseReason) {
-        let conn = self.conn.clone();
-        let current = conn.current.borrow_mut().take();
-        match std::mem::replace(&mut self.read, Read::head()) {
-            Read::Head { received, .. } => {
-                if let Some(exchange) = current {
-                    conn.closed_now();
-                    // A reused connection the server closed before answering: Twisted
-                    // (and every browser) sends an idempotent request again, once.
-                    if conn.is_reused() && !received && exchange.may_retry() {
-                        exchange.retry();
-                    } else {
-                        let url = exchange.url().to_string();
-                        let failure = match reason {
-                            CloseReason::Lost(failure) => failure,
-                            CloseReason::Clean => {
-                                Failure::new(RequestError::ConnectionClosed { url })
-                            }
-                        };
-                        exchange.fail(failure);
-                    }
-                }
-            }
-            Read::Body {
-                mut decoder,
-                channel,
-                ..
-            } => {
-                let result = decoder.finish().map_err(|error| {
-                    let url = current.as_ref().map(|e| e.url().to_string());
-                    Failure::new(RequestError::BadBody {
-                        url: url.unwrap_or_default(),
-                        error,
-                    })
-                });
-                if let Some(exchange) = current {
-                    exchange.complete();
-                }
-                channel.finish(result);
-            }
+        if !self.attached {
+            return;
         }
+        self.buf = Vec::new();
+        let conn = self.conn.clone();
+        conn.core.borrow_mut().connection_lost();
+        // The slot frees first, so that a request retried or made by the body's reader
+        // finds it free.
         conn.closed_now();
+        let lost = match reason {
+            CloseReason::Lost(failure) => Some(failure),
+            CloseReason::Clean => None,
+        };
+        conn.run_actions(lost.as_ref());
     }
 }
 
-impl ClientProtocol {
-    /// Reads one thing (a head, a piece of body, the body's end) from `buf`; false when
-    /// more bytes are needed or the connection is done.
-    fn step(&mut self) -> bool {
-        match &mut self.read {
-            Read::Head { parser, received } => {
-                if self.buf.is_empty() {
-                    return false;
-                }
-                let Some(exchange) = self.conn.current() else {
-                    tracing::debug!("http client: server sent data while no request was out");
-                    self.conn.abort();
-                    return false;
-                };
-                *received = true;
-                match parser.parse(&self.buf, exchange.method()) {
-                    Ok(Parsed::Partial) => false,
-                    Ok(Parsed::Complete {
-                        value: head,
-                        consumed,
-                    }) => {
-                        self.buf.drain(..consumed);
-                        if head.is_interim() {
-                            return true; // 100 Continue and friends: the final one follows
-                        }
-                        let source: Rc<dyn BodySource> = self.conn.clone();
-                        let channel = BodyChannel::new(source);
-                        self.read = Read::Body {
-                            decoder: BodyDecoder::new(head.framing(), u64::MAX),
-                            channel: channel.clone(),
-                            keep_alive: head.keep_alive(),
-                        };
-                        let response = Response::new(
-                            head.status(),
-                            head.reason().to_owned(),
-                            head.version(),
-                            head.headers().clone(),
-                            exchange.url().clone(),
-                            channel.clone(),
-                        );
-                        exchange.responded(response, channel);
-                        self.conn.is_usable()
-                    }
-                    Err(error) => {
-                        let url = exchange.url().to_string();
-                        exchange.fail(Failure::new(RequestError::BadResponse { url, error }));
-                        self.conn.abort();
-                        false
-                    }
-                }
-            }
-            Read::Body {
-                decoder,
-                channel,
-                keep_alive,
-            } => match decoder.decode(&self.buf) {
-                Ok(Decoded::Data { data, consumed }) => {
-                    channel.push(data);
-                    self.buf.drain(..consumed);
-                    self.conn.is_usable()
-                }
-                Ok(Decoded::Partial { consumed }) => {
-                    self.buf.drain(..consumed);
-                    false
-                }
-                Ok(Decoded::End { consumed }) => {
-                    self.buf.drain(..consumed);
-                    let channel = channel.clone();
-                    let keep_alive = *keep_alive;
-                    self.read = Read::head();
-                    self.body_ended(channel, keep_alive);
-                    false
-                }
-                Err(error) => {
-                    let channel = channel.clone();
-                    let url = self.conn.current().map(|e| e.url().to_string());
-                    let exchange = self.conn.current.borrow_mut().take();
-                    if let Some(exchange) = exchange {
-                        exchange.complete();
-                    }
-                    self.conn.abort();
-                    channel.finish(Err(Failure::new(RequestError::BadBody {
-                        url: url.unwrap_or_default(),
-                        error,
-                    })));
-                    false
-                }
-            },
-        }
-    }
-
-    /// The body ended on its framing: the connection goes back to the pool (before the
-    /// body's reader hears, so that a request it makes can reuse it) or closes.
-    fn body_ended(&mut self, channel: Rc<BodyChannel>, keep_alive: bool) {
-        let conn = self.conn.clone();
-        let exchange = conn.current.borrow_mut().take();
-        conn.served.set(conn.served.get() + 1);
-        if let Some(exchange) = &exchange {
-            exchange.complete();
-        }
-        let leftover = !self.buf.is_empty();
-        if leftover {
-            tracing::debug!("http client: server sent data after the response; closing");
-            self.buf.clear();
-            conn.abort();
-        }
-        let agent = conn.agent.upgrade();
-        match agent {
-            Some(agent) if keep_alive && !leftover && agent.config().persistent => {
-                if conn.is_usable() {
-                    agent.release(&conn);
-                }
-            }
-            _ => conn.lose_connection(),
-        }
-        channel.finish(Ok(()));
-    }
-}
+#[cfg(test)]
+mod tests;

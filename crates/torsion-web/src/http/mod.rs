@@ -26,12 +26,16 @@
 //! | [`ResponseParser`] → [`ResponseHead`] | [`RequestHeadWriter`] |
 //! | [`BodyDecoder`] (over [`ChunkedDecoder`]) | [`encode_chunk`], [`chunk_header`], [`encode_last_chunk`] |
 //!
+//! One level up, [`ClientExchange`] is a client connection's state machine over these
+//! pieces: requests out, response heads and bodies in, reuse decided, deadlines armed.
+//!
 //! Parsing is strict wherever framing is at stake (see [`head`] for the
 //! rules and their RFC sections); writing refuses CR, LF and other control bytes in
 //! anything it is given, so a head is sent whole and valid or not at all.
 
 pub mod body;
 pub mod chunked;
+pub mod client_exchange;
 pub mod conditional;
 pub mod date;
 pub mod head;
@@ -45,6 +49,10 @@ pub use body::{BodyDecoder, BodyError, DEFAULT_MAX_BODY_SIZE};
 pub use chunked::{
     chunk_header, encode_chunk, encode_last_chunk, ChunkHeader, ChunkedDecoder, ChunkedError,
     ChunkedLimits, CHUNK_END,
+};
+pub use client_exchange::{
+    ClientAction, ClientExchange, ExchangeConfig, ExchangeError, Received,
+    DEFAULT_CLIENT_IDLE_TIMEOUT,
 };
 pub use conditional::{
     evaluate_preconditions, EntityTag, InvalidEntityTag, Precondition, Validators,

@@ -13,7 +13,7 @@
 //! })));
 //! let site = Site::new(root, Clock::new()); // a reactor in real life
 //!
-//! // A real server: torsion::net::listen_tcp(&reactor, 8080, site, backlog, "127.0.0.1").
+//! // A real server: reactor.listen_tcp(8080, Rc::new(site), TcpListenOptions::default()).
 //! let transport = StringTransport::new();
 //! let mut connection = site.build_protocol(&transport.peer()).unwrap();
 //! connection.connection_made(transport.clone());
@@ -58,6 +58,7 @@ pub mod html;
 pub mod path;
 pub mod request;
 pub mod resource;
+pub mod router;
 
 use std::cell::Cell;
 use std::fmt;
@@ -74,6 +75,7 @@ use drain::Drain;
 pub use file::File;
 pub use request::{ClientDisconnected, HeaderValue, Request};
 pub use resource::{not_found, Body, FnResource, Render, Resource, Tree};
+pub use router::{Handler, HttpError, IntoRender, Lookup, ParamError, Params, RouteError, Router};
 
 /// How long a request head may take, from its first byte to its blank line.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);

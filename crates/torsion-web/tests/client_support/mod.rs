@@ -8,7 +8,7 @@ use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use torsion::{
     defer::{Deferred, DeferredQueue},
-    net::{factory_fn, listen_tcp, ListeningPort, Protocol, Transport, DEFAULT_BACKLOG},
+    net::{factory_fn, ListeningPort, Protocol, StreamNetwork, TcpListenOptions, Transport},
     testing::assert_clean,
     Failure, Reactor,
 };
@@ -135,7 +135,13 @@ impl Server {
                 }) as Box<dyn Protocol>)
             }
         });
-        let port = listen_tcp(reactor, 0, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+        let port = reactor
+            .listen_tcp(
+                0,
+                Rc::new(factory),
+                TcpListenOptions::default().interface("127.0.0.1"),
+            )
+            .unwrap();
         Server {
             port,
             log,

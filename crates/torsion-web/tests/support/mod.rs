@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use torsion::net::{listen_tcp, Address, DEFAULT_BACKLOG};
+use torsion::net::{Address, StreamNetwork, TcpListenOptions};
 use torsion::reactor::{Phase, SystemEvent};
 use torsion::testing::assert_clean;
 use torsion::Reactor;
@@ -51,7 +51,13 @@ pub fn with_server_config<T: Send + 'static>(
     let reactor = reactor();
     setup(&reactor);
     let site = Site::with_config(root, reactor.clone(), config);
-    let port = listen_tcp(&reactor, 0, site, DEFAULT_BACKLOG, "127.0.0.1").expect("listen");
+    let port = reactor
+        .listen_tcp(
+            0,
+            Rc::new(site),
+            TcpListenOptions::default().interface("127.0.0.1"),
+        )
+        .expect("listen");
     let Address::Tcp(addr) = port.address() else {
         panic!("a TCP port")
     };

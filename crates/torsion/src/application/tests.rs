@@ -207,24 +207,27 @@ fn a_failing_start_is_returned() {
     assert_eq!(taken(&log), ["start a", "start b"]);
 }
 
-/// An endpoint that "listens" in memory and counts its listens.
+/// An endpoint that "listens" on a memory reactor and counts its listens.
+#[derive(Default)]
 struct MemoryEndpoint {
+    network: crate::testing::MemoryReactor,
     listens: Cell<usize>,
 }
 
 impl StreamServerEndpoint for MemoryEndpoint {
-    fn listen(&self, _: Rc<dyn ProtocolFactory>) -> Deferred<ListeningPort> {
+    fn listen(&self, factory: Rc<dyn ProtocolFactory>) -> Deferred<ListeningPort> {
+        use crate::net::{StreamNetwork, TcpListenOptions};
         self.listens.set(self.listens.get() + 1);
-        let address = Address::Tcp("127.0.0.1:80".parse().unwrap());
-        succeed(ListeningPort::in_memory(address))
+        let port = self
+            .network
+            .listen_tcp(80, factory, TcpListenOptions::default());
+        crate::defer::maybe_deferred(move || port.map_err(Failure::from))
     }
 }
 
 #[test]
 fn listen_service_binds_in_the_privileged_start_and_closes_on_stop() {
-    let endpoint = Rc::new(MemoryEndpoint {
-        listens: Cell::new(0),
-    });
+    let endpoint = Rc::new(MemoryEndpoint::default());
     let factory = crate::protocols::wire::Echo::factory();
     let service = ListenService::new("web", endpoint.clone(), Rc::new(factory));
     assert!(service.addresses().is_empty());
@@ -251,9 +254,7 @@ fn listen_service_binds_in_the_privileged_start_and_closes_on_stop() {
 
 #[test]
 fn listen_service_with_drain_calls_the_hook_on_stop() {
-    let endpoint = Rc::new(MemoryEndpoint {
-        listens: Cell::new(0),
-    });
+    let endpoint = Rc::new(MemoryEndpoint::default());
     let drained = Rc::new(Cell::new(0));
     let d = drained.clone();
     let factory = crate::protocols::wire::Echo::factory();

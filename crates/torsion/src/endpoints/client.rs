@@ -19,7 +19,10 @@ use super::eyeballs::{interleave, race, DEFAULT_ATTEMPT_DELAY};
 use super::wrap::{Once, Shared};
 use super::{ClientEndpoint, EndpointError};
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
-use crate::net::{connect_tcp, connect_unix, Connector, Protocol, ProtocolFactory, Transport};
+use crate::net::{
+    Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions, Transport,
+    UnixConnectOptions,
+};
 use crate::threads::defer_to_thread;
 use crate::{Failure, Reactor};
 
@@ -185,9 +188,9 @@ impl StreamClientEndpoint for StreamClient {
                     }
                 }
                 let path = path.clone();
-                let timeout = Some(*timeout);
+                let options = UnixConnectOptions::default().timeout(*timeout);
                 attempt(
-                    move |once| connect_unix(reactor, &path, once, timeout),
+                    move |once| reactor.connect_unix(&path, Rc::new(once), options),
                     factory,
                 )
             }
@@ -210,7 +213,8 @@ pub struct HostnameEndpoint {
     reactor: Reactor,
     host: String,
     port: u16,
-    timeout: Duration,
+    /// Each attempt's limit; `None` leaves it to the system.
+    timeout: Option<Duration>,
     bind_address: Option<IpAddr>,
     attempt_delay: Duration,
     resolver: NameResolver,
@@ -228,7 +232,7 @@ impl HostnameEndpoint {
                 .trim_end_matches(']')
                 .to_owned(),
             port,
-            timeout: super::DEFAULT_TIMEOUT,
+            timeout: Some(super::DEFAULT_TIMEOUT),
             bind_address: None,
             attempt_delay: DEFAULT_ATTEMPT_DELAY,
             resolver: Rc::new(move |host, port| system_resolve(&pool, host, port)),
@@ -237,7 +241,14 @@ impl HostnameEndpoint {
 
     /// How long each attempt may take.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No limit of its own on each attempt: the system's connect timeout applies (for a
+    /// caller that bounds the whole connection with a deadline of its own).
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -289,10 +300,12 @@ impl HostnameEndpoint {
             interleave(&addresses),
             self.attempt_delay,
             move |address| {
-                let bind = bind.map(|ip| SocketAddr::new(ip, 0));
+                let options = TcpConnectOptions::default()
+                    .timeout(timeout)
+                    .bind_address(bind.map(|ip| SocketAddr::new(ip, 0)));
                 let ip = address.ip().to_string();
                 attempt(
-                    |once| connect_tcp(&reactor, &ip, address.port(), once, Some(timeout), bind),
+                    |once| reactor.connect_tcp(&ip, address.port(), Rc::new(once), options),
                     factory.clone(),
                 )
             },

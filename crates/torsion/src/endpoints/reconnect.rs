@@ -14,7 +14,7 @@
 //! let backoff = Backoff::seeded(1).with_jitter(0.0).with_max_retries(Some(5));
 //! let factory = factory_fn(|_| Some(Box::new(Quiet) as Box<dyn Protocol>));
 //! let reconnecting = ReconnectingClientFactory::new(&clock, factory, backoff);
-//! // connect_tcp(&reactor, "127.0.0.1", 8000, reconnecting.clone(), None, None);
+//! // reactor.connect_tcp("127.0.0.1", 8000, reconnecting.clone(), TcpConnectOptions::default());
 //! reconnecting.stop_trying(); // later: give up and stop any attempt under way
 //! # let _ = Duration::ZERO;
 //! ```

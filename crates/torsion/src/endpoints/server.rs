@@ -13,8 +13,8 @@ use socket2::Socket;
 use super::{ActivationError, Domain, EndpointError, ListenFds, ServerEndpoint};
 use crate::defer::{fail, succeed, Deferred};
 use crate::net::{
-    adopt_stream_port, listen_tcp, listen_unix_with, ListenError, ListeningPort, ProtocolFactory,
-    UnixListenOptions,
+    adopt_stream_port, ListenError, ListeningPort, ProtocolFactory, StreamNetwork,
+    TcpListenOptions, UnixListenOptions,
 };
 use crate::protocols::proxy::ProxyFactory;
 use crate::sys::unix::{dup_inherited, process_exists};
@@ -120,13 +120,12 @@ impl StreamServer {
                 port,
                 interface,
                 backlog,
-            } => Ok(listen_tcp(
-                &self.reactor,
-                *port,
-                factory,
-                *backlog,
-                &interface.to_string(),
-            )?),
+            } => {
+                let options = TcpListenOptions::default()
+                    .backlog(*backlog)
+                    .interface(interface.to_string());
+                Ok(self.reactor.listen_tcp(*port, factory, options)?)
+            }
             ServerEndpoint::Unix {
                 path,
                 mode,
@@ -138,7 +137,7 @@ impl StreamServer {
                     false => None,
                 };
                 let options = UnixListenOptions::default().mode(*mode).backlog(*backlog);
-                let port = listen_unix_with(&self.reactor, path, factory, options)?;
+                let port = self.reactor.listen_unix(path, factory, options)?;
                 if let Some(lock) = lock {
                     port.on_stop(move || drop(lock));
                 }

@@ -1,8 +1,10 @@
-//! The socket transport: one connected stream socket (TCP or Unix), its protocol, its
-//! write buffer and the rules that keep calls into the protocol safe.
+//! The socket transport: one connected stream socket (TCP or Unix) and its protocol,
+//! driven by the sans-IO [`StreamState`](super::stream_state::StreamState) (which
+//! decides) and the rules that keep calls into the protocol safe. This file is the
+//! adapter: it moves bytes, watches readiness and makes the calls the state asks for.
 //!
 //! **Re-entrancy.** A protocol holds an `Rc<dyn Transport>` to its `Conn` and calls it
-//! from inside its own callbacks. Transport methods therefore only change `State` (one
+//! from inside its own callbacks. Transport methods therefore only change the state (one
 //! short `RefCell` borrow, never held across a user call) and never call the protocol.
 //! Whatever must reach the protocol (its `connection_lost`, `write_connection_lost`, a
 //! pull producer's turn) is done by [`Conn::settle`], which runs when the outermost
@@ -31,7 +33,8 @@ use std::{
 use socket2::Socket;
 
 use super::{
-    buffer::{with_read_buffer, WriteBuffer, READ_BUFFER_SIZE},
+    buffer::{with_read_buffer, READ_BUFFER_SIZE},
+    stream_state::{Action, Overflow, Registered, StreamState},
     Address, CloseReason, ConnectionLost, Producer, ProducerAlreadyRegistered, Protocol, Transport,
     WriteLimits,
 };
@@ -54,7 +57,7 @@ pub(crate) struct Conn {
     reactor: Reactor,
     host: Address,
     peer: Address,
-    state: RefCell<State>,
+    state: RefCell<Io>,
     protocol: RefCell<Option<Box<dyn Protocol>>>,
     /// How many protocol or producer calls are running; `settle` waits for zero.
     busy: Cell<u32>,
@@ -64,43 +67,14 @@ pub(crate) struct Conn {
     keep: RefCell<Option<Rc<Conn>>>,
 }
 
-#[derive(Default)]
-struct State {
+/// The socket side and the state machine, behind one `RefCell` (one borrow per step).
+struct Io {
     /// `None` once closed.
     socket: Option<Socket>,
     token: Option<IoToken>,
+    /// The readiness registered for.
     interest: Option<Interest>,
-    out: WriteBuffer,
-    limits: WriteLimits,
-    /// `pause_producing` was called.
-    reading_paused: bool,
-    /// The peer's end of file was read.
-    read_closed: bool,
-    /// `lose_connection`: close once `out` is empty.
-    disconnecting: bool,
-    /// `lose_write_connection`: shut our side once `out` is empty.
-    write_shut_wanted: bool,
-    write_shut: bool,
-    /// A failure that will close the connection at the next settle.
-    lost: Option<Failure>,
-    /// `abort_connection`: reset instead of a clean close.
-    aborted: bool,
-    closed: bool,
-    producer: Option<Producer>,
-    producer_paused: bool,
-    /// A pull producer is due for `resume_producing`.
-    pull_ready: bool,
-    /// Reregister even if the interest did not change: edge-triggered readiness must be
-    /// re-armed after a read budget ran out or reads resumed.
-    rearm: bool,
-}
-
-/// What `settle` does next.
-enum Action {
-    Idle,
-    Close(CloseReason),
-    WriteShut,
-    Pull(Rc<dyn super::PullProducer>),
+    stream: StreamState,
 }
 
 /// What one read did.
@@ -133,9 +107,11 @@ impl Conn {
             reactor: reactor.clone(),
             host,
             peer,
-            state: RefCell::new(State {
+            state: RefCell::new(Io {
                 socket: Some(socket),
-                ..State::default()
+                token: None,
+                interest: None,
+                stream: StreamState::default(),
             }),
             protocol: RefCell::new(Some(protocol)),
             busy: Cell::new(0),
@@ -152,7 +128,7 @@ impl Conn {
 
     /// The readiness handler.
     fn on_ready(&self, readiness: Readiness) {
-        if self.state.borrow().closed {
+        if self.state.borrow().stream.is_closed() {
             return;
         }
         {
@@ -175,7 +151,7 @@ impl Conn {
                 let result = {
                     let st = self.state.borrow();
                     match st.socket.as_ref() {
-                        Some(socket) if st.wants_read() => (&mut &*socket).read(buf),
+                        Some(socket) if st.stream.wants_read() => (&mut &*socket).read(buf),
                         _ => return Step::Stop,
                     }
                 };
@@ -198,7 +174,7 @@ impl Conn {
                         break; // drained: more data is a new edge
                     }
                     if budget == 0 {
-                        self.state.borrow_mut().rearm = true;
+                        self.state.borrow_mut().stream.rearm();
                         break;
                     }
                 }
@@ -210,7 +186,7 @@ impl Conn {
                 }
                 Step::Failed(e) => {
                     let lost = self.lost_io("read", e);
-                    self.state.borrow_mut().fail(lost);
+                    self.state.borrow_mut().stream.fail(lost);
                     break;
                 }
             }
@@ -219,13 +195,10 @@ impl Conn {
 
     /// The peer sent its end of file.
     fn eof(&self) {
-        self.state.borrow_mut().read_closed = true;
-        if self.call_protocol(|p| p.handles_half_close()) == Some(true) {
+        let half_close = self.call_protocol(|p| p.handles_half_close()) == Some(true);
+        self.state.borrow_mut().stream.eof(half_close);
+        if half_close {
             self.call_protocol(|p| p.read_connection_lost());
-        } else {
-            // Unlike Twisted, which drops the buffer here: send what was written, then
-            // close cleanly.
-            self.state.borrow_mut().disconnecting = true;
         }
     }
 
@@ -233,23 +206,22 @@ impl Conn {
     fn flush(&self) {
         let resume = {
             let st = &mut *self.state.borrow_mut();
-            while !st.out.is_empty() {
+            while st.stream.buffered() > 0 {
                 let Some(socket) = st.socket.as_ref() else {
                     break;
                 };
-                match socket.send_with_flags(st.out.as_slice(), SEND_FLAGS) {
-                    Ok(n) => st.out.consume(n),
+                match socket.send_with_flags(st.stream.pending(), SEND_FLAGS) {
+                    Ok(n) => st.stream.sent(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         let lost = self.lost_io("write", e);
-                        st.fail(lost);
-                        st.out.clear();
+                        st.stream.write_failed(lost);
                         break;
                     }
                 }
             }
-            st.after_drain()
+            st.stream.after_drain()
         };
         if let Some(producer) = resume {
             let _busy = Busy::enter(&self.busy);
@@ -264,53 +236,55 @@ impl Conn {
             return;
         }
         loop {
-            let action = self.state.borrow_mut().next_action(&self.peer);
+            let action = self.state.borrow_mut().stream.next_action();
             match action {
                 Action::Idle => {
                     self.update_interest();
                     return;
                 }
-                Action::Close(reason) => {
-                    self.close(reason);
+                Action::Close { reason, reset } => {
+                    self.close(reason, reset);
                     return;
                 }
-                Action::WriteShut => {
-                    if self.call_protocol(|p| p.handles_half_close()) == Some(true) {
-                        self.call_protocol(|p| p.write_connection_lost());
-                    }
-                }
+                Action::ShutWrite => self.shut_write(),
                 Action::Pull(producer) => {
-                    {
-                        let _busy = Busy::enter(&self.busy);
-                        producer.resume_producing();
-                    }
-                    // Ask again next turn (through writability), not in this loop: a
-                    // producer that always writes must not hold the loop.
-                    self.state.borrow_mut().rearm = true;
+                    let _busy = Busy::enter(&self.busy);
+                    producer.resume_producing();
                 }
             }
         }
     }
 
-    /// Closes the socket and tells the protocol, its producer and the owner.
-    fn close(&self, reason: CloseReason) {
-        let (socket, token, producer, aborted) = {
+    /// Shuts the socket's write side; a half-close protocol hears it.
+    fn shut_write(&self) {
+        let shut = {
             let st = &mut *self.state.borrow_mut();
-            st.closed = true;
-            st.out.clear();
+            match st.socket.as_ref().map(|s| s.shutdown(Shutdown::Write)) {
+                Some(Err(e)) => {
+                    let lost = self.lost_io("shutdown", e);
+                    st.stream.fail(lost);
+                    false
+                }
+                _ => true,
+            }
+        };
+        if shut && self.call_protocol(|p| p.handles_half_close()) == Some(true) {
+            self.call_protocol(|p| p.write_connection_lost());
+        }
+    }
+
+    /// Closes the socket and tells the protocol, its producer and the owner.
+    fn close(&self, reason: CloseReason, reset: bool) {
+        let (socket, token, producer) = {
+            let st = &mut *self.state.borrow_mut();
             st.interest = None;
-            (
-                st.socket.take(),
-                st.token.take(),
-                st.producer.take(),
-                st.aborted,
-            )
+            (st.socket.take(), st.token.take(), st.stream.take_producer())
         };
         if let Some(token) = token {
             let _ = self.reactor.deregister_fd(token);
         }
         if let Some(socket) = socket {
-            close_socket(socket, reason.is_clean(), aborted);
+            close_socket(socket, reason.is_clean(), reset);
         }
         match &reason {
             CloseReason::Clean => tracing::trace!(peer = %self.peer, "connection closed"),
@@ -352,7 +326,7 @@ impl Conn {
                 );
                 drop(slot);
                 let failure = Failure::from_panic(payload);
-                self.state.borrow_mut().fail(failure);
+                self.state.borrow_mut().stream.fail(failure);
                 None
             }
         }
@@ -364,7 +338,7 @@ impl Conn {
         if self.busy.get() > 0 {
             return;
         }
-        if self.state.borrow().needs_settle() {
+        if self.state.borrow().stream.needs_settle() {
             self.schedule_settle();
         } else {
             self.update_interest();
@@ -388,14 +362,14 @@ impl Conn {
     #[inline]
     fn update_interest(&self) {
         let st = &mut *self.state.borrow_mut();
-        if st.closed {
+        if st.stream.is_closed() {
             return;
         }
-        let want = st.wanted_interest();
+        let want = st.stream.wanted_interest();
         // What most callbacks end with: registered for the same interest, no re-arm due
         // (the `(Some(_), Some(_))` arm below that does nothing), checked inline.
         if let (Some(_), Some(interest)) = (st.token, want) {
-            if !st.rearm && st.interest == Some(interest) {
+            if !st.stream.rearm_due() && st.interest == Some(interest) {
                 return;
             }
         }
@@ -404,8 +378,8 @@ impl Conn {
 
     /// Registers, reregisters or deregisters the socket for `want`.
     #[inline(never)]
-    fn register_interest(&self, st: &mut State, want: Option<Interest>) {
-        let rearm = std::mem::take(&mut st.rearm);
+    fn register_interest(&self, st: &mut Io, want: Option<Interest>) {
+        let rearm = st.stream.take_rearm();
         let result = match (st.token, want) {
             (None, None) => Ok(()),
             (Some(token), None) => {
@@ -433,7 +407,7 @@ impl Conn {
         st.interest = want;
         if let Err(e) = result {
             let lost = self.lost_io("watch", e);
-            st.fail(lost);
+            st.stream.fail(lost);
             self.schedule_settle();
         }
     }
@@ -442,7 +416,7 @@ impl Conn {
     fn write_parts(&self, parts: &[&[u8]]) {
         let pause = {
             let st = &mut *self.state.borrow_mut();
-            if !st.accepts_writes() {
+            if !st.stream.accepts_writes() {
                 return;
             }
             let total: usize = parts.iter().map(|p| p.len()).sum();
@@ -450,34 +424,28 @@ impl Conn {
                 return;
             }
             let mut sent = 0;
-            if st.out.is_empty() {
+            if st.stream.buffered() == 0 {
                 if let Some(socket) = st.socket.as_ref() {
                     match send_parts(socket, parts) {
                         Ok(n) => sent = n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(e) => {
                             let lost = self.lost_io("write", e);
-                            st.fail(lost);
+                            st.stream.fail(lost);
                         }
                     }
                 }
             }
-            if sent == total || st.lost.is_some() {
-                None
-            } else if st.out.len() + (total - sent) > st.limits.max {
-                let wanted = st.out.len() + (total - sent);
-                let limit = st.limits.max;
-                tracing::warn!(peer = %self.peer, "write buffer full: {wanted} bytes (max {limit}); closing the connection");
-                st.fail(Failure::new(ConnectionLost::WriteBufferFull {
-                    wanted,
-                    limit,
-                }));
-                st.aborted = true;
-                st.out.clear();
+            if sent == total || st.stream.is_failing() {
                 None
             } else {
-                push_after(&mut st.out, parts, sent);
-                st.pause_if_full()
+                match st.stream.buffer(parts, sent) {
+                    Ok(pause) => pause,
+                    Err(Overflow { wanted, limit }) => {
+                        tracing::warn!(peer = %self.peer, "write buffer full: {wanted} bytes (max {limit}); closing the connection");
+                        None
+                    }
+                }
             }
         };
         self.changed();
@@ -514,29 +482,22 @@ impl Transport for Conn {
     fn lose_connection(&self) {
         {
             let st = &mut *self.state.borrow_mut();
-            if st.closed {
+            if st.stream.is_closed() {
                 return;
             }
-            st.disconnecting = true;
+            st.stream.lose();
         }
         self.changed();
     }
 
     fn abort_connection(&self) {
-        {
-            let st = &mut *self.state.borrow_mut();
-            if st.closed || st.aborted {
-                return;
-            }
-            st.aborted = true;
-            st.out.clear();
-            st.fail(Failure::new(ConnectionLost::Aborted));
+        if self.state.borrow_mut().stream.abort() {
+            self.changed();
         }
-        self.changed();
     }
 
     fn lose_write_connection(&self) {
-        self.state.borrow_mut().write_shut_wanted = true;
+        self.state.borrow_mut().stream.lose_write();
         self.changed();
     }
 
@@ -549,16 +510,12 @@ impl Transport for Conn {
     }
 
     fn pause_producing(&self) {
-        self.state.borrow_mut().reading_paused = true;
+        self.state.borrow_mut().stream.pause_reading();
         self.changed();
     }
 
     fn resume_producing(&self) {
-        {
-            let st = &mut *self.state.borrow_mut();
-            st.reading_paused = false;
-            st.rearm = true;
-        }
+        self.state.borrow_mut().stream.resume_reading();
         self.changed();
     }
 
@@ -567,47 +524,30 @@ impl Transport for Conn {
     }
 
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerAlreadyRegistered> {
-        let (stop, pause) = {
-            let st = &mut *self.state.borrow_mut();
-            if st.producer.is_some() {
-                return Err(ProducerAlreadyRegistered);
-            }
-            if st.closed {
-                (Some(producer), None)
-            } else {
-                st.pull_ready = matches!(producer, Producer::Pull(_));
-                st.producer = Some(producer);
-                (None, st.pause_if_full())
-            }
-        };
-        if let Some(producer) = stop {
-            producer.stop();
-        }
-        if let Some(producer) = pause {
-            producer.pause_producing();
+        let registered = self.state.borrow_mut().stream.register_producer(producer)?;
+        match registered {
+            Registered::Done => {}
+            Registered::Pause(producer) => producer.pause_producing(),
+            Registered::Stop(producer) => producer.stop(),
         }
         self.changed();
         Ok(())
     }
 
     fn unregister_producer(&self) {
-        let st = &mut *self.state.borrow_mut();
-        st.producer = None;
-        st.producer_paused = false;
-        st.pull_ready = false;
+        self.state.borrow_mut().stream.unregister_producer();
     }
 
     fn set_write_limits(&self, limits: WriteLimits) {
-        self.state.borrow_mut().limits = limits;
+        self.state.borrow_mut().stream.set_limits(limits);
     }
 
     fn buffered(&self) -> usize {
-        self.state.borrow().out.len()
+        self.state.borrow().stream.buffered()
     }
 
     fn is_closing(&self) -> bool {
-        let st = self.state.borrow();
-        st.closed || st.disconnecting || st.lost.is_some()
+        self.state.borrow().stream.is_closing()
     }
 
     fn set_keep_alive(&self, enabled: bool) -> io::Result<()> {
@@ -628,113 +568,11 @@ impl fmt::Debug for Conn {
         f.debug_struct("Conn")
             .field("host", &self.host)
             .field("peer", &self.peer)
-            .field("buffered", &st.out.len())
-            .field("closed", &st.closed)
+            .field("buffered", &st.stream.buffered())
+            .field("read", &st.stream.read_side())
+            .field("write", &st.stream.write_side())
+            .field("closed", &st.stream.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-impl State {
-    fn wants_read(&self) -> bool {
-        !self.closed
-            && self.lost.is_none()
-            && !self.read_closed
-            && !self.reading_paused
-            && !self.disconnecting
-    }
-
-    /// The readiness to wait for: reading unless paused or done, writing while bytes
-    /// wait or a pull producer is due.
-    fn wanted_interest(&self) -> Option<Interest> {
-        let read = self.wants_read();
-        let write = !self.out.is_empty() || matches!(self.producer, Some(Producer::Pull(_)));
-        match (read, write) {
-            (true, true) => Some(Interest::BOTH),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        }
-    }
-
-    fn accepts_writes(&self) -> bool {
-        !self.closed && self.lost.is_none() && !self.write_shut_wanted
-    }
-
-    /// Records the first failure; it closes the connection at the next settle.
-    fn fail(&mut self, failure: Failure) {
-        if !self.closed && self.lost.is_none() {
-            self.lost = Some(failure);
-        }
-    }
-
-    fn needs_settle(&self) -> bool {
-        self.lost.is_some()
-            || self.pull_ready
-            || (self.out.is_empty()
-                && (self.disconnecting || (self.write_shut_wanted && !self.write_shut)))
-    }
-
-    fn next_action(&mut self, peer: &Address) -> Action {
-        if self.closed {
-            return Action::Idle;
-        }
-        if let Some(failure) = self.lost.take() {
-            return Action::Close(CloseReason::Lost(failure));
-        }
-        if self.out.is_empty() && self.disconnecting {
-            return Action::Close(CloseReason::Clean);
-        }
-        if self.out.is_empty() && self.write_shut_wanted && !self.write_shut {
-            self.write_shut = true;
-            if let Some(Err(e)) = self.socket.as_ref().map(|s| s.shutdown(Shutdown::Write)) {
-                let failure = Failure::new(ConnectionLost::Io {
-                    op: "shutdown",
-                    peer: peer.clone(),
-                    source: e,
-                });
-                return Action::Close(CloseReason::Lost(failure));
-            }
-            return Action::WriteShut;
-        }
-        if self.write_shut && self.read_closed {
-            return Action::Close(CloseReason::Clean);
-        }
-        if std::mem::take(&mut self.pull_ready) {
-            if let Some(Producer::Pull(producer)) = &self.producer {
-                return Action::Pull(producer.clone());
-            }
-        }
-        Action::Idle
-    }
-
-    /// After the buffer shrank: a push producer to resume, or a pull producer's turn.
-    fn after_drain(&mut self) -> Option<Rc<dyn super::PushProducer>> {
-        match &self.producer {
-            Some(Producer::Push(p))
-                if self.producer_paused && self.out.len() <= self.limits.low_water =>
-            {
-                self.producer_paused = false;
-                Some(p.clone())
-            }
-            Some(Producer::Pull(_)) if self.out.is_empty() => {
-                self.pull_ready = true;
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// After the buffer grew: the push producer to pause, if it passed the high mark.
-    fn pause_if_full(&mut self) -> Option<Rc<dyn super::PushProducer>> {
-        match &self.producer {
-            Some(Producer::Push(p))
-                if !self.producer_paused && self.out.len() > self.limits.high_water =>
-            {
-                self.producer_paused = true;
-                Some(p.clone())
-            }
-            _ => None,
-        }
     }
 }
 
@@ -778,24 +616,11 @@ fn send_parts(socket: &Socket, parts: &[&[u8]]) -> io::Result<usize> {
     }
 }
 
-/// Buffers `parts` without their first `skip` bytes (those were sent).
-fn push_after(out: &mut WriteBuffer, parts: &[&[u8]], mut skip: usize) {
-    for part in parts {
-        if skip >= part.len() {
-            skip -= part.len();
-            continue;
-        }
-        // Invariant: `skip < part.len()` here.
-        out.push(&part[skip..]);
-        skip = 0;
-    }
-}
-
 /// Closes a socket the way its connection ended: a clean close sends FIN after
 /// discarding unread input (closing with unread input would send a reset that can destroy
 /// data still in flight to the peer); an abort resets.
-fn close_socket(socket: Socket, clean: bool, aborted: bool) {
-    if aborted {
+fn close_socket(socket: Socket, clean: bool, reset: bool) {
+    if reset {
         let _ = socket.set_linger(Some(Duration::ZERO));
     } else if clean {
         let _ = socket.shutdown(Shutdown::Write);

@@ -1,5 +1,5 @@
-//! Outgoing connections: [`connect_tcp`] and [`connect_unix`] (Twisted's `connectTCP`,
-//! `connectUNIX`) and the [`Connector`] that drives an attempt.
+//! Outgoing connections over sockets: what a [`Connector`] from `StreamNetwork::connect_tcp`
+//! or `connect_unix` on a [`Reactor`] does (Twisted's `connectTCP`, `connectUNIX`).
 //!
 //! An attempt never reports synchronously: even a connection refused at once reaches
 //! `client_connection_failed` from the loop, as in Twisted, so code after
@@ -19,7 +19,7 @@
 use std::{
     cell::{Cell, RefCell},
     convert::Infallible,
-    fmt, io,
+    io,
     net::{IpAddr, SocketAddr, ToSocketAddrs},
     path::{Path, PathBuf},
     rc::{Rc, Weak},
@@ -28,7 +28,10 @@ use std::{
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{conn::Conn, Address, ClientFactory, CloseReason, ConnectError, Transport};
+use super::{
+    conn::Conn, network::ConnectorBackend, Address, ClientFactory, CloseReason, ConnectError,
+    Connector, TcpConnectOptions, Transport, UnixConnectOptions,
+};
 use crate::{
     defer::CancelHandle,
     reactor::{Interest, IoToken, Reactor},
@@ -36,40 +39,13 @@ use crate::{
     DelayedCall, Failure,
 };
 
-/// Drives one outgoing connection (Twisted's `IConnector`): stop the attempt, drop the
-/// connection, or connect again (a reconnecting factory calls [`connect`](Connector::connect)
-/// from `client_connection_lost`).
-///
-/// A connector made by [`MemoryReactor`](crate::testing::MemoryReactor) has no socket:
-/// the test decides when it connects or fails.
-#[derive(Clone)]
-pub struct Connector {
-    repr: Repr,
-}
-
-#[derive(Clone)]
-enum Repr {
-    Socket(Rc<Inner>),
-    /// A connector without a socket, driven by a test (`testing::MemoryReactor`).
-    Memory(Rc<dyn ConnectorBackend>),
-}
-
-/// What a connector that is not backed by a socket does; the memory reactor's
-/// connectors implement it. `connector` is the handle the factory is to be given.
-pub(crate) trait ConnectorBackend {
-    fn connect(&self, connector: &Connector);
-    fn stop_connecting(&self, connector: &Connector);
-    fn transport(&self) -> Option<Rc<dyn Transport>>;
-    fn destination(&self) -> Address;
-    fn state(&self) -> &'static str;
-}
-
-struct Inner {
+/// A connection attempt over sockets: the implementation behind a [`Connector`] from
+/// a [`Reactor`].
+struct SocketConnector {
     reactor: Reactor,
     dest: Dest,
     factory: Rc<dyn ClientFactory>,
-    timeout: Option<Duration>,
-    bind: Option<SocketAddr>,
+    options: TcpConnectOptions,
     phase: RefCell<Phase>,
     factory_started: Cell<bool>,
     /// Inside `connect`: failures found now are reported from the loop instead.
@@ -115,222 +91,71 @@ struct Trying {
     tried: Vec<(Address, io::Error)>,
 }
 
-/// Connects to `host:port` and serves the connection with a protocol from `factory`;
-/// `timeout` bounds the attempt (a [`ConnectError::TimedOut`] naming the address),
-/// `bind_address` picks our end.
-///
-/// `host` may be an IP address (no lookup) or a name, resolved on the reactor's thread
-/// pool and tried address by address in the resolver's order (when all fail,
-/// [`ConnectError::AllFailed`] names each address and why); the timeout then covers the
-/// lookup and every attempt ([`ConnectError::HostTimedOut`]).
-///
-/// Failures always reach `client_connection_failed` from the loop, never from inside
-/// this call.
-pub fn connect_tcp(
-    reactor: &Reactor,
-    host: &str,
-    port: u16,
-    factory: impl ClientFactory,
-    timeout: Option<Duration>,
-    bind_address: Option<SocketAddr>,
-) -> Connector {
-    connect_tcp_shared(reactor, host, port, Rc::new(factory), timeout, bind_address)
-}
-
-/// Connects to the Unix socket at `path`.
-pub fn connect_unix(
-    reactor: &Reactor,
-    path: impl AsRef<Path>,
-    factory: impl ClientFactory,
-    timeout: Option<Duration>,
-) -> Connector {
-    connect_unix_shared(reactor, path.as_ref(), Rc::new(factory), timeout)
-}
-
-/// [`connect_tcp`] for a factory already shared (what `StreamNetwork` passes).
-pub(crate) fn connect_tcp_shared(
+/// Connects to `host:port` (see [`super::StreamNetwork::connect_tcp`]).
+pub(super) fn connect_tcp(
     reactor: &Reactor,
     host: &str,
     port: u16,
     factory: Rc<dyn ClientFactory>,
-    timeout: Option<Duration>,
-    bind_address: Option<SocketAddr>,
+    options: TcpConnectOptions,
 ) -> Connector {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let dest = Dest::Tcp {
-        host: host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
+        host: host.to_owned(),
         port,
     };
-    Connector::start(reactor, dest, factory, timeout, bind_address)
+    Connector::new(SocketConnector::start(reactor, dest, factory, options))
 }
 
-/// [`connect_unix`] for a factory already shared.
-pub(crate) fn connect_unix_shared(
+/// Connects to the Unix socket at `path` (see [`super::StreamNetwork::connect_unix`]).
+pub(super) fn connect_unix(
     reactor: &Reactor,
     path: &Path,
     factory: Rc<dyn ClientFactory>,
-    timeout: Option<Duration>,
+    options: UnixConnectOptions,
 ) -> Connector {
-    Connector::start(
-        reactor,
-        Dest::Unix(path.to_path_buf()),
-        factory,
-        timeout,
-        None,
-    )
+    let dest = Dest::Unix(path.to_path_buf());
+    let options = TcpConnectOptions {
+        timeout: options.timeout,
+        bind_address: None,
+    };
+    Connector::new(SocketConnector::start(reactor, dest, factory, options))
 }
 
-impl Connector {
+impl SocketConnector {
     fn start(
         reactor: &Reactor,
         dest: Dest,
         factory: Rc<dyn ClientFactory>,
-        timeout: Option<Duration>,
-        bind: Option<SocketAddr>,
-    ) -> Connector {
-        let connector = Connector {
-            repr: Repr::Socket(Rc::new(Inner {
-                reactor: reactor.clone(),
-                dest,
-                factory,
-                timeout,
-                bind,
-                phase: RefCell::new(Phase::Idle),
-                factory_started: Cell::new(false),
-                starting: Cell::new(false),
-                generation: Cell::new(0),
-            })),
-        };
-        connector.connect();
-        connector
-    }
-
-    /// A connector driven by `backend` instead of a socket (the memory reactor's).
-    pub(crate) fn from_backend(backend: Rc<dyn ConnectorBackend>) -> Connector {
-        Connector {
-            repr: Repr::Memory(backend),
-        }
-    }
-
-    /// Starts a new attempt; a no-op while connecting or connected.
-    pub fn connect(&self) {
-        let inner = match &self.repr {
-            Repr::Socket(inner) => inner,
-            Repr::Memory(backend) => return backend.connect(self),
-        };
-        if !matches!(*inner.phase.borrow(), Phase::Idle) {
-            return;
-        }
-        if !inner.factory_started.replace(true) {
-            inner.factory.start_factory();
-        }
-        inner.factory.started_connecting(self);
-        if !matches!(*inner.phase.borrow(), Phase::Idle) {
-            return; // `started_connecting` connected again (it should not, but may)
-        }
-        inner.generation.set(inner.generation.get() + 1);
-        let timer = inner.timeout.map(|after| {
-            let me = self.clone();
-            inner.reactor.call_later(after, move || me.timed_out(after))
+        options: TcpConnectOptions,
+    ) -> Rc<SocketConnector> {
+        let attempt = Rc::new(SocketConnector {
+            reactor: reactor.clone(),
+            dest,
+            factory,
+            options,
+            phase: RefCell::new(Phase::Idle),
+            factory_started: Cell::new(false),
+            starting: Cell::new(false),
+            generation: Cell::new(0),
         });
-        *inner.phase.borrow_mut() = Phase::Connecting(Attempt {
-            timer,
-            stage: Stage::Failed,
-        });
-        let was_starting = inner.starting.replace(true);
-        match &inner.dest {
-            Dest::Tcp { host, port } => match host.parse::<IpAddr>() {
-                Ok(ip) => self.try_next(vec![Address::Tcp(SocketAddr::new(ip, *port))], vec![]),
-                Err(_) => self.resolve(host.clone(), *port),
-            },
-            Dest::Unix(path) => self.try_next(vec![Address::Unix(Some(path.clone()))], vec![]),
-        }
-        inner.starting.set(was_starting);
+        attempt.clone().connect();
+        attempt
     }
 
-    /// Abandons the attempt in progress; the factory hears
-    /// [`ConnectError::Stopped`].
-    pub fn stop_connecting(&self) {
-        let inner = match &self.repr {
-            Repr::Socket(inner) => inner,
-            Repr::Memory(backend) => return backend.stop_connecting(self),
-        };
-        if matches!(*inner.phase.borrow(), Phase::Connecting(_)) {
-            let address = self.destination();
-            self.fail(ConnectError::Stopped { address });
-        }
-    }
-
-    /// Stops connecting, or closes the connection (`lose_connection`).
-    pub fn disconnect(&self) {
-        self.stop_connecting();
-        if let Some(transport) = self.transport() {
-            transport.lose_connection();
-        }
-    }
-
-    /// The connection's transport, while connected.
-    pub fn transport(&self) -> Option<Rc<dyn Transport>> {
-        let inner = match &self.repr {
-            Repr::Socket(inner) => inner,
-            Repr::Memory(backend) => return backend.transport(),
-        };
-        match &*inner.phase.borrow() {
-            Phase::Connected(conn) => conn.upgrade().map(|c| c as Rc<dyn Transport>),
-            _ => None,
-        }
-    }
-
-    /// Where this connector connects to. A host name shows as the address being tried or
-    /// connected to; before it resolved, as the unspecified address `0.0.0.0` and the
-    /// port.
-    pub fn destination(&self) -> Address {
-        let inner = match &self.repr {
-            Repr::Socket(inner) => inner,
-            Repr::Memory(backend) => return backend.destination(),
-        };
-        match &*inner.phase.borrow() {
-            Phase::Connecting(Attempt {
-                stage: Stage::Trying(trying),
-                ..
-            }) => return trying.address.clone(),
-            Phase::Connected(conn) => {
-                if let Some(conn) = conn.upgrade() {
-                    return conn.peer();
-                }
-            }
-            _ => {}
-        }
-        match &inner.dest {
-            Dest::Tcp { host, port } => {
-                let ip = host.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-                Address::Tcp(SocketAddr::new(ip, *port))
-            }
-            Dest::Unix(path) => Address::Unix(Some(path.clone())),
-        }
-    }
-
-    /// The socket connector's state. Only called on socket connectors.
-    fn inner(&self) -> &Rc<Inner> {
-        match &self.repr {
-            Repr::Socket(inner) => inner,
-            // Invariant: only the socket connector's own methods, reached through
-            // `Repr::Socket`, schedule the calls that lead here.
-            Repr::Memory(_) => unreachable!("a memory connector has no socket state"),
-        }
+    /// A handle on this attempt, for the factory's callbacks.
+    fn handle(self: &Rc<Self>) -> Connector {
+        Connector::new(self.clone())
     }
 
     /// Looks `host` up on the thread pool; [`resolved`](Self::resolved) goes on.
-    fn resolve(&self, host: String, port: u16) {
-        let inner = self.inner();
-        let generation = inner.generation.get();
-        let lookup = defer_to_thread(&inner.reactor, move || {
+    fn resolve(self: &Rc<Self>, host: String, port: u16) {
+        let generation = self.generation.get();
+        let lookup = defer_to_thread(&self.reactor, move || {
             Ok::<_, Infallible>(lookup(&host, port))
         });
         let cancel = lookup.canceller();
-        if let Phase::Connecting(attempt) = &mut *inner.phase.borrow_mut() {
+        if let Phase::Connecting(attempt) = &mut *self.phase.borrow_mut() {
             attempt.stage = Stage::Resolving(cancel);
         }
         let me = self.clone();
@@ -343,17 +168,20 @@ impl Connector {
     }
 
     /// The lookup answered.
-    fn resolved(&self, generation: u64, answer: Result<io::Result<Vec<SocketAddr>>, Failure>) {
-        let inner = self.inner();
-        let current = generation == inner.generation.get()
+    fn resolved(
+        self: &Rc<Self>,
+        generation: u64,
+        answer: Result<io::Result<Vec<SocketAddr>>, Failure>,
+    ) {
+        let current = generation == self.generation.get()
             && matches!(
-                &*inner.phase.borrow(),
+                &*self.phase.borrow(),
                 Phase::Connecting(Attempt {
                     stage: Stage::Resolving(_),
                     ..
                 })
             );
-        let Dest::Tcp { host, port } = &inner.dest else {
+        let Dest::Tcp { host, port } = &self.dest else {
             return;
         };
         if !current {
@@ -380,13 +208,12 @@ impl Connector {
 
     /// Starts connecting to the first of `next` that gets as far as a pending connect;
     /// when none does, the attempt fails with everything `tried`.
-    fn try_next(&self, next: Vec<Address>, mut tried: Vec<(Address, io::Error)>) {
-        let inner = self.inner();
+    fn try_next(self: &Rc<Self>, next: Vec<Address>, mut tried: Vec<(Address, io::Error)>) {
         let mut next = next.into_iter();
         for address in next.by_ref() {
             match self.open(&address) {
                 Ok((socket, token)) => {
-                    if let Phase::Connecting(attempt) = &mut *inner.phase.borrow_mut() {
+                    if let Phase::Connecting(attempt) = &mut *self.phase.borrow_mut() {
                         attempt.stage = Stage::Trying(Trying {
                             socket,
                             address,
@@ -398,7 +225,7 @@ impl Connector {
                     }
                     // Invariant: only a connecting phase tries addresses; let go of the
                     // socket if that ever breaks.
-                    let _ = inner.reactor.deregister_fd(token);
+                    let _ = self.reactor.deregister_fd(token);
                     return;
                 }
                 Err(e) => tried.push((address, e)),
@@ -408,8 +235,7 @@ impl Connector {
     }
 
     /// Creates a socket for `address`, starts the non-blocking connect and registers it.
-    fn open(&self, address: &Address) -> io::Result<(Socket, IoToken)> {
-        let inner = self.inner();
+    fn open(self: &Rc<Self>, address: &Address) -> io::Result<(Socket, IoToken)> {
         let (sock_addr, domain) = match address {
             Address::Tcp(addr) => (SockAddr::from(*addr), Domain::for_address(*addr)),
             Address::Unix(path) => {
@@ -419,7 +245,7 @@ impl Connector {
         };
         let socket = Socket::new(domain, Type::STREAM, None)?;
         socket.set_nonblocking(true)?;
-        if let (Some(bind), Address::Tcp(_)) = (inner.bind, address) {
+        if let (Some(bind), Address::Tcp(_)) = (self.options.bind_address, address) {
             socket.bind(&bind.into())?;
         }
         match socket.connect(&sock_addr) {
@@ -429,16 +255,15 @@ impl Connector {
             Err(e) => return Err(e),
         }
         let me = self.clone();
-        let token = inner
+        let token = self
             .reactor
             .register_fd(&socket, Interest::WRITABLE, move |_, _| me.on_writable())?;
         Ok((socket, token))
     }
 
     /// The connect in progress finished, one way or the other.
-    fn on_writable(&self) {
-        let inner = self.inner();
-        let trying = match &mut *inner.phase.borrow_mut() {
+    fn on_writable(self: &Rc<Self>) {
+        let trying = match &mut *self.phase.borrow_mut() {
             Phase::Connecting(attempt) => {
                 match std::mem::replace(&mut attempt.stage, Stage::Failed) {
                     Stage::Trying(trying) => trying,
@@ -457,7 +282,7 @@ impl Connector {
             next,
             mut tried,
         } = trying;
-        let _ = inner.reactor.deregister_fd(token);
+        let _ = self.reactor.deregister_fd(token);
         let status = match socket.take_error() {
             Ok(None) => socket.peer_addr().map(|_| ()),
             Ok(Some(e)) | Err(e) => Err(e),
@@ -467,10 +292,10 @@ impl Connector {
             tried.push((address, e));
             return self.try_next(next.collect(), tried);
         }
-        let Some(protocol) = inner.factory.build_protocol(&address) else {
+        let Some(protocol) = self.factory.build_protocol(&address) else {
             return self.fail(ConnectError::Refused { address });
         };
-        let timer = match std::mem::replace(&mut *inner.phase.borrow_mut(), Phase::Idle) {
+        let timer = match std::mem::replace(&mut *self.phase.borrow_mut(), Phase::Idle) {
             Phase::Connecting(attempt) => attempt.timer,
             _ => None,
         };
@@ -482,27 +307,26 @@ impl Connector {
             Err(_) => Address::Unix(None),
         };
         // Connected before connection_made runs, so `transport()` works inside it.
-        *inner.phase.borrow_mut() = Phase::Connected(Weak::new());
+        *self.phase.borrow_mut() = Phase::Connected(Weak::new());
         let me = self.clone();
         let on_close = Box::new(move |reason: &CloseReason| me.lost(reason));
         let conn = Conn::start(
-            &inner.reactor,
+            &self.reactor,
             socket,
             host,
             address,
             protocol,
             Some(on_close),
         );
-        let mut phase = inner.phase.borrow_mut();
+        let mut phase = self.phase.borrow_mut();
         if let Phase::Connected(weak) = &mut *phase {
             *weak = Rc::downgrade(&conn);
         }
     }
 
     /// The connect timeout passed.
-    fn timed_out(&self, after: Duration) {
-        let inner = self.inner();
-        let (current, tried) = match &mut *inner.phase.borrow_mut() {
+    fn timed_out(self: &Rc<Self>, after: Duration) {
+        let (current, tried) = match &mut *self.phase.borrow_mut() {
             Phase::Connecting(attempt) => {
                 attempt.timer = None; // it is running now
                 match &mut attempt.stage {
@@ -515,7 +339,7 @@ impl Connector {
             }
             _ => return,
         };
-        let error = match &inner.dest {
+        let error = match &self.dest {
             Dest::Tcp { host, port } if host.parse::<IpAddr>().is_err() => {
                 let mut tried = sock_addrs(tried);
                 if let Some(Address::Tcp(addr)) = current {
@@ -538,9 +362,8 @@ impl Connector {
     }
 
     /// The error for an attempt in which every address failed.
-    fn exhausted(&self, mut tried: Vec<(Address, io::Error)>) -> ConnectError {
-        let inner = self.inner();
-        match &inner.dest {
+    fn exhausted(self: &Rc<Self>, mut tried: Vec<(Address, io::Error)>) -> ConnectError {
+        match &self.dest {
             Dest::Tcp { host, port } if host.parse::<IpAddr>().is_err() => {
                 ConnectError::AllFailed {
                     host: host.clone(),
@@ -559,14 +382,13 @@ impl Connector {
     }
 
     /// Ends the attempt in progress with `error`; inside `connect`, from the loop.
-    fn fail(&self, error: ConnectError) {
-        let inner = self.inner();
-        if inner.starting.get() {
+    fn fail(self: &Rc<Self>, error: ConnectError) {
+        if self.starting.get() {
             let me = self.clone();
-            let report = inner
+            let report = self
                 .reactor
                 .call_later(Duration::ZERO, move || me.fail(error));
-            let old = match &mut *inner.phase.borrow_mut() {
+            let old = match &mut *self.phase.borrow_mut() {
                 Phase::Connecting(attempt) => Some(std::mem::replace(
                     attempt,
                     Attempt {
@@ -581,23 +403,23 @@ impl Connector {
             }
             return;
         }
-        let phase = std::mem::replace(&mut *inner.phase.borrow_mut(), Phase::Idle);
+        let phase = std::mem::replace(&mut *self.phase.borrow_mut(), Phase::Idle);
         let Phase::Connecting(attempt) = phase else {
-            *inner.phase.borrow_mut() = phase;
+            *self.phase.borrow_mut() = phase;
             return;
         };
         self.end(attempt);
         let failure = Failure::new(error);
         tracing::debug!("{failure}");
-        inner.factory.client_connection_failed(self, failure);
+        self.factory
+            .client_connection_failed(&self.handle(), failure);
         self.stop_factory_if_idle();
     }
 
     /// Lets go of what an attempt holds: its timer, lookup and socket.
-    fn end(&self, attempt: Attempt) {
-        let inner = self.inner();
+    fn end(self: &Rc<Self>, attempt: Attempt) {
         // A new generation first: cancelling the lookup answers it at once.
-        inner.generation.set(inner.generation.get() + 1);
+        self.generation.set(self.generation.get() + 1);
         if let Some(timer) = attempt.timer {
             let _ = timer.cancel();
         }
@@ -605,45 +427,103 @@ impl Connector {
             Stage::Failed => {}
             Stage::Resolving(cancel) => cancel.cancel(),
             Stage::Trying(trying) => {
-                let _ = inner.reactor.deregister_fd(trying.token);
+                let _ = self.reactor.deregister_fd(trying.token);
             }
         }
     }
 
-    fn lost(&self, reason: &CloseReason) {
-        let inner = self.inner();
-        *inner.phase.borrow_mut() = Phase::Idle;
-        inner.factory.client_connection_lost(self, reason);
+    fn lost(self: &Rc<Self>, reason: &CloseReason) {
+        *self.phase.borrow_mut() = Phase::Idle;
+        self.factory.client_connection_lost(&self.handle(), reason);
         self.stop_factory_if_idle();
     }
 
-    fn stop_factory_if_idle(&self) {
-        let inner = self.inner();
-        let idle = matches!(*inner.phase.borrow(), Phase::Idle);
-        if idle && inner.factory_started.replace(false) {
-            inner.factory.stop_factory();
+    fn stop_factory_if_idle(self: &Rc<Self>) {
+        let idle = matches!(*self.phase.borrow(), Phase::Idle);
+        if idle && self.factory_started.replace(false) {
+            self.factory.stop_factory();
         }
     }
 }
 
-impl fmt::Debug for Connector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phase = match &self.repr {
-            Repr::Memory(backend) => backend.state(),
-            Repr::Socket(inner) => match &*inner.phase.borrow() {
-                Phase::Idle => "idle",
-                Phase::Connecting(Attempt {
-                    stage: Stage::Resolving(_),
-                    ..
-                }) => "resolving",
-                Phase::Connecting(_) => "connecting",
-                Phase::Connected(_) => "connected",
+impl ConnectorBackend for SocketConnector {
+    fn connect(self: Rc<Self>) {
+        if !matches!(*self.phase.borrow(), Phase::Idle) {
+            return;
+        }
+        if !self.factory_started.replace(true) {
+            self.factory.start_factory();
+        }
+        self.factory.started_connecting(&self.handle());
+        if !matches!(*self.phase.borrow(), Phase::Idle) {
+            return; // `started_connecting` connected again (it should not, but may)
+        }
+        self.generation.set(self.generation.get() + 1);
+        let timer = self.options.timeout.map(|after| {
+            let me = self.clone();
+            self.reactor.call_later(after, move || me.timed_out(after))
+        });
+        *self.phase.borrow_mut() = Phase::Connecting(Attempt {
+            timer,
+            stage: Stage::Failed,
+        });
+        let was_starting = self.starting.replace(true);
+        match &self.dest {
+            Dest::Tcp { host, port } => match host.parse::<IpAddr>() {
+                Ok(ip) => self.try_next(vec![Address::Tcp(SocketAddr::new(ip, *port))], vec![]),
+                Err(_) => self.resolve(host.clone(), *port),
             },
-        };
-        f.debug_struct("Connector")
-            .field("destination", &self.destination())
-            .field("phase", &phase)
-            .finish()
+            Dest::Unix(path) => self.try_next(vec![Address::Unix(Some(path.clone()))], vec![]),
+        }
+        self.starting.set(was_starting);
+    }
+
+    fn stop_connecting(self: Rc<Self>) {
+        if matches!(*self.phase.borrow(), Phase::Connecting(_)) {
+            let address = self.destination();
+            self.fail(ConnectError::Stopped { address });
+        }
+    }
+
+    fn transport(&self) -> Option<Rc<dyn Transport>> {
+        match &*self.phase.borrow() {
+            Phase::Connected(conn) => conn.upgrade().map(|c| c as Rc<dyn Transport>),
+            _ => None,
+        }
+    }
+
+    fn destination(&self) -> Address {
+        match &*self.phase.borrow() {
+            Phase::Connecting(Attempt {
+                stage: Stage::Trying(trying),
+                ..
+            }) => return trying.address.clone(),
+            Phase::Connected(conn) => {
+                if let Some(conn) = conn.upgrade() {
+                    return conn.peer();
+                }
+            }
+            _ => {}
+        }
+        match &self.dest {
+            Dest::Tcp { host, port } => {
+                let ip = host.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                Address::Tcp(SocketAddr::new(ip, *port))
+            }
+            Dest::Unix(path) => Address::Unix(Some(path.clone())),
+        }
+    }
+
+    fn phase(&self) -> &'static str {
+        match &*self.phase.borrow() {
+            Phase::Idle => "idle",
+            Phase::Connecting(Attempt {
+                stage: Stage::Resolving(_),
+                ..
+            }) => "resolving",
+            Phase::Connecting(_) => "connecting",
+            Phase::Connected(_) => "connected",
+        }
     }
 }
 
@@ -663,7 +543,7 @@ fn sock_addrs(tried: Vec<(Address, io::Error)>) -> Vec<(SocketAddr, io::Error)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{factory_fn, listen_tcp, Protocol, ProtocolFactory, DEFAULT_BACKLOG};
+    use crate::net::{factory_fn, Protocol, ProtocolFactory, StreamNetwork, TcpListenOptions};
 
     /// Keeps where protocols were built and why attempts failed; stops the reactor at
     /// the first of either.
@@ -707,12 +587,15 @@ mod tests {
             built: Rc::clone(&built),
             failed: Rc::clone(&failed),
         };
-        let timeout = Some(Duration::from_secs(10));
-        let connector =
-            connect_tcp_shared(&reactor, "localhost", 1, Rc::new(record), timeout, None);
+        let options = TcpConnectOptions::default().timeout(Duration::from_secs(10));
+        let dest = Dest::Tcp {
+            host: "localhost".to_owned(),
+            port: 1,
+        };
+        let attempt = SocketConnector::start(&reactor, dest, Rc::new(record), options);
         // The pool's own answer comes once the reactor runs: this one is first.
-        let generation = connector.inner().generation.get();
-        connector.resolved(generation, Ok(Ok(addrs)));
+        let generation = attempt.generation.get();
+        attempt.resolved(generation, Ok(Ok(addrs)));
         reactor.run();
         let (built, failed) = (built.take(), failed.take());
         (built, failed)
@@ -730,7 +613,8 @@ mod tests {
             .build()
             .unwrap();
         let none = factory_fn(|_| None);
-        let port = listen_tcp(&reactor, 0, none, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
+        let options = TcpListenOptions::default().interface("127.0.0.1");
+        let port = reactor.listen_tcp(0, Rc::new(none), options).unwrap();
         let open = port.address().socket_addr().unwrap();
         let (built, failed) = connect_as_resolved(vec![closed_port(), open]);
         assert!(failed.is_empty(), "{failed:?}");

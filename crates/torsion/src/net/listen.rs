@@ -1,5 +1,6 @@
-//! Listening ports: [`listen_tcp`] and [`listen_unix`] (Twisted's `listenTCP`,
-//! `listenUNIX`), the accept loop, and what it does when descriptors run out.
+//! Listening sockets: the ports behind `StreamNetwork::listen_tcp` and
+//! `StreamNetwork::listen_unix` on a [`Reactor`] (Twisted's `listenTCP`, `listenUNIX`),
+//! [`adopt_stream_port`], the accept loop, and what it does when descriptors run out.
 //!
 //! **Fair accepting.** One readiness event accepts at most [`ACCEPT_LIMIT`] connections,
 //! then re-arms and lets the loop serve the others: a burst of connections cannot hold
@@ -15,7 +16,6 @@
 
 use std::{
     cell::{Cell, RefCell},
-    fmt,
     fs::File,
     io,
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -28,51 +28,23 @@ use std::{
 use slab::Slab;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::{conn::Conn, error::Cause, Address, ListenError, ProtocolFactory, Transport};
+use super::{
+    conn::Conn, error::Cause, network::PortBackend, Address, ListenError, ListeningPort,
+    ProtocolFactory, TcpListenOptions, Transport, UnixListenOptions,
+};
 use crate::{
     defer::{succeed, Deferred, Resolver},
     reactor::{Interest, IoToken, Reactor},
     DelayedCall,
 };
 
-/// The backlog [`listen_tcp`] callers usually pass (Twisted's default is 50, from a time
-/// of smaller machines; Linux caps it at `net.core.somaxconn`).
-pub const DEFAULT_BACKLOG: u32 = 1024;
 /// Connections accepted per readiness event before other work gets its turn.
 pub const ACCEPT_LIMIT: usize = 64;
 /// How long a port out of descriptors waits before it tries `accept` again, when it
 /// could not even shed the waiting connection.
 pub const STARVED_RETRY: Duration = Duration::from_millis(100);
 
-/// A port that accepts connections for a factory (Twisted's `IListeningPort`).
-///
-/// The reactor keeps it listening even if this handle is dropped;
-/// [`stop_listening`](ListeningPort::stop_listening) stops it.
-///
-/// A port made by [`MemoryReactor`](crate::testing::MemoryReactor) has no socket: it
-/// knows its address and whether it was stopped, and never has connections.
-#[derive(Clone)]
-pub struct ListeningPort {
-    repr: Repr,
-}
-
-#[derive(Clone)]
-enum Repr {
-    Socket(Rc<Port>),
-    /// The memory reactor's: an address and whether it still listens.
-    Memory(Rc<(Address, Cell<bool>)>),
-}
-
-/// How [`listen_unix_with`] listens (Twisted's `listenUNIX` arguments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UnixListenOptions {
-    /// The socket file's permission bits (`None`: as the umask leaves them).
-    pub mode: Option<u32>,
-    /// The listen backlog.
-    pub backlog: u32,
-}
-
+/// A listening socket: the port behind a socket-backed [`ListeningPort`].
 struct Port {
     reactor: Reactor,
     address: Address,
@@ -100,43 +72,14 @@ enum Listener {
     Unix(mio::net::UnixListener),
 }
 
-/// Listens on `interface:port` (`""` for every IPv4 interface, `"::"` for every IPv6 one,
-/// and IPv4 too where the system maps it) and serves each connection with a protocol from
-/// `factory`. Port 0 picks a free port: read it with [`ListeningPort::port`].
-///
-/// ```no_run
-/// use torsion::{net::{factory_fn, listen_tcp, Protocol, DEFAULT_BACKLOG}, Reactor};
-/// # struct Echo;
-/// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
-/// let reactor = Reactor::new().unwrap();
-/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
-/// let port = listen_tcp(&reactor, 8080, factory, DEFAULT_BACKLOG, "127.0.0.1").unwrap();
-/// println!("listening on {}", port.address());
-/// reactor.run();
-/// ```
-///
-/// # Errors
-/// [`ListenError`]: the interface is not an IP address, or the system refused
-/// (`listen tcp 127.0.0.1:80: permission denied`).
-pub fn listen_tcp(
-    reactor: &Reactor,
-    port: u16,
-    factory: impl ProtocolFactory,
-    backlog: u32,
-    interface: &str,
-) -> Result<ListeningPort, ListenError> {
-    listen_tcp_shared(reactor, port, Rc::new(factory), backlog, interface)
-}
-
-/// [`listen_tcp`] for a factory already shared (what `StreamNetwork` passes).
-pub(crate) fn listen_tcp_shared(
+/// Listens on `interface:port` (see [`super::StreamNetwork::listen_tcp`]).
+pub(super) fn listen_tcp(
     reactor: &Reactor,
     port: u16,
     factory: Rc<dyn ProtocolFactory>,
-    backlog: u32,
-    interface: &str,
+    options: &TcpListenOptions,
 ) -> Result<ListeningPort, ListenError> {
-    let ip = parse_interface(interface)?;
+    let ip = parse_interface(&options.interface)?;
     let requested = SocketAddr::new(ip, port);
     let fail = |source| ListenError::Io {
         address: Address::Tcp(requested),
@@ -146,7 +89,7 @@ pub(crate) fn listen_tcp_shared(
     // Restart without waiting for TIME_WAIT to pass, as every server does.
     socket.set_reuse_address(true).map_err(fail)?;
     socket.bind(&requested.into()).map_err(fail)?;
-    socket.listen(backlog_int(backlog)).map_err(fail)?;
+    socket.listen(backlog_int(options.backlog)).map_err(fail)?;
     socket.set_nonblocking(true).map_err(fail)?;
     let bound = socket
         .local_addr()
@@ -163,55 +106,8 @@ pub(crate) fn listen_tcp_shared(
     )
 }
 
-/// Listens on the Unix socket `path` (which must not exist yet) and, when `mode` is
-/// given, sets its permission bits (Twisted's `listenUNIX(..., mode=)`). The path is
-/// removed when the port stops listening. [`listen_unix_with`] takes a backlog too.
-///
-/// # Errors
-/// [`ListenError`]: `listen unix /run/app.sock: address in use`, ...
-pub fn listen_unix(
-    reactor: &Reactor,
-    path: impl AsRef<Path>,
-    factory: impl ProtocolFactory,
-    mode: Option<u32>,
-) -> Result<ListeningPort, ListenError> {
-    let options = UnixListenOptions::default();
-    let options = match mode {
-        Some(mode) => options.mode(mode),
-        None => options,
-    };
-    listen_unix_with(reactor, path, factory, options)
-}
-
-/// Listens on the Unix socket `path` with `options`: its mode and backlog.
-///
-/// ```no_run
-/// use torsion::{net::{factory_fn, listen_unix_with, Protocol, UnixListenOptions}, Reactor};
-/// # struct Echo;
-/// # impl Protocol for Echo { fn data_received(&mut self, _: &[u8]) {} }
-/// let reactor = Reactor::new().unwrap();
-/// let factory = factory_fn(|_| Some(Box::new(Echo) as Box<dyn Protocol>));
-/// let options = UnixListenOptions::default().mode(0o660).backlog(128);
-/// let port = listen_unix_with(&reactor, "/tmp/echo.sock", factory, options).unwrap();
-/// ```
-///
-/// A lock file for the socket (Twisted's `wantPID`, in Twisted's own format so Twisted
-/// clients can check it) is the endpoint layer's: `unix:PATH:lockfile=1` through
-/// `endpoints::server_from_string`.
-///
-/// # Errors
-/// [`ListenError`]: `listen unix /run/app.sock: address in use`, ...
-pub fn listen_unix_with(
-    reactor: &Reactor,
-    path: impl AsRef<Path>,
-    factory: impl ProtocolFactory,
-    options: UnixListenOptions,
-) -> Result<ListeningPort, ListenError> {
-    listen_unix_shared(reactor, path.as_ref(), Rc::new(factory), options)
-}
-
-/// [`listen_unix_with`] for a factory already shared.
-pub(crate) fn listen_unix_shared(
+/// Listens on the Unix socket `path` (see [`super::StreamNetwork::listen_unix`]).
+pub(super) fn listen_unix(
     reactor: &Reactor,
     path: &Path,
     factory: Rc<dyn ProtocolFactory>,
@@ -253,30 +149,6 @@ pub(crate) fn listen_unix_shared(
     )
 }
 
-impl UnixListenOptions {
-    /// Sets the socket file's permission bits.
-    pub fn mode(mut self, mode: u32) -> UnixListenOptions {
-        self.mode = Some(mode);
-        self
-    }
-
-    /// Sets the listen backlog.
-    pub fn backlog(mut self, backlog: u32) -> UnixListenOptions {
-        self.backlog = backlog;
-        self
-    }
-}
-
-impl Default for UnixListenOptions {
-    /// No mode change, [`DEFAULT_BACKLOG`].
-    fn default() -> UnixListenOptions {
-        UnixListenOptions {
-            mode: None,
-            backlog: DEFAULT_BACKLOG,
-        }
-    }
-}
-
 /// Serves connections on a socket that is already bound and listening, such as one
 /// inherited from systemd (Twisted's `adoptStreamPort`). The socket must be a stream
 /// socket that listens (IPv4, IPv6 or Unix); it is made non-blocking. A Unix socket's
@@ -287,7 +159,7 @@ impl Default for UnixListenOptions {
 pub fn adopt_stream_port(
     reactor: &Reactor,
     fd: OwnedFd,
-    factory: impl ProtocolFactory,
+    factory: Rc<dyn ProtocolFactory>,
 ) -> Result<ListeningPort, ListenError> {
     let socket = Socket::from(fd);
     let not = |problem| ListenError::NotAListener { problem };
@@ -312,66 +184,37 @@ pub fn adopt_stream_port(
         None if local.is_unix() => Listener::Unix(mio::net::UnixListener::from_std(socket.into())),
         None => return Err(not("a socket of an unknown address family")),
     };
-    Port::start(reactor, address, listener, Rc::new(factory), None)
+    Port::start(reactor, address, listener, factory, None)
 }
 
-impl ListeningPort {
-    /// Runs `f` once, when the port stops listening.
-    pub(crate) fn on_stop(&self, f: impl FnOnce() + 'static) {
-        match &self.repr {
-            Repr::Socket(port) if self.is_listening() => {
-                port.on_stop.borrow_mut().push(Box::new(f))
-            }
-            _ => f(),
+impl PortBackend for Port {
+    fn on_stop(&self, f: Box<dyn FnOnce()>) {
+        match self.is_listening() {
+            true => self.on_stop.borrow_mut().push(f),
+            false => f(),
         }
     }
 
-    /// A port without a socket, for the memory reactor: it listens until stopped.
-    pub(crate) fn in_memory(address: Address) -> ListeningPort {
-        ListeningPort {
-            repr: Repr::Memory(Rc::new((address, Cell::new(true)))),
-        }
+    fn address(&self) -> Address {
+        self.address.clone()
     }
 
-    /// The TCP port listened on (the real one when 0 was asked for); 0 for Unix sockets.
-    pub fn port(&self) -> u16 {
-        self.address().port().unwrap_or(0)
-    }
-
-    /// The address listened on (Twisted's `getHost()`).
-    pub fn address(&self) -> Address {
-        match &self.repr {
-            Repr::Socket(port) => port.address.clone(),
-            Repr::Memory(memory) => memory.0.clone(),
+    fn stop_listening(&self) -> Deferred<()> {
+        if let Some(token) = self.token.take() {
+            let _ = self.reactor.deregister_fd(token);
         }
-    }
-
-    /// Stops accepting; connections already made go on (as in Twisted). The Deferred has
-    /// fired when this returns: the socket is closed (a Unix socket's path removed, and
-    /// an endpoint's lock file) and the factory stopped.
-    pub fn stop_listening(&self) -> Deferred<()> {
-        let port = match &self.repr {
-            Repr::Socket(port) => port,
-            Repr::Memory(memory) => {
-                memory.1.set(false);
-                return succeed(());
-            }
-        };
-        if let Some(token) = port.token.take() {
-            let _ = port.reactor.deregister_fd(token);
-        }
-        if let Some(retry) = port.retry.borrow_mut().take() {
+        if let Some(retry) = self.retry.borrow_mut().take() {
             let _ = retry.cancel();
         }
-        let listener = port.listener.borrow_mut().take();
+        let listener = self.listener.borrow_mut().take();
         if listener.is_some() {
             drop(listener);
-            port.reserve.borrow_mut().take();
-            if let Some(path) = &port.unix_path {
+            self.reserve.borrow_mut().take();
+            if let Some(path) = &self.unix_path {
                 let _ = std::fs::remove_file(path);
             }
-            port.factory.stop_factory();
-            let on_stop = std::mem::take(&mut *port.on_stop.borrow_mut());
+            self.factory.stop_factory();
+            let on_stop = std::mem::take(&mut *self.on_stop.borrow_mut());
             for f in on_stop {
                 f();
             }
@@ -379,39 +222,20 @@ impl ListeningPort {
         succeed(())
     }
 
-    /// Whether the port still accepts connections.
-    pub fn is_listening(&self) -> bool {
-        match &self.repr {
-            Repr::Socket(port) => port.listener.borrow().is_some(),
-            Repr::Memory(memory) => memory.1.get(),
-        }
+    fn is_listening(&self) -> bool {
+        self.listener.borrow().is_some()
     }
 
-    /// How many connections this port accepted since it started listening.
-    pub fn accepted_count(&self) -> u64 {
-        match &self.repr {
-            Repr::Socket(port) => port.accepted.get(),
-            Repr::Memory(_) => 0,
-        }
+    fn accepted_count(&self) -> u64 {
+        self.accepted.get()
     }
 
-    /// How many connections accepted by this port are open.
-    pub fn connection_count(&self) -> usize {
-        match &self.repr {
-            Repr::Socket(port) => port.connections.borrow().len(),
-            Repr::Memory(_) => 0,
-        }
+    fn connection_count(&self) -> usize {
+        self.connections.borrow().len()
     }
 
-    /// Asks every open connection of this port to close after writing what it buffered
-    /// (`lose_connection`); the Deferred fires once the last one is gone. With
-    /// `stop_listening`, this is a graceful shutdown:
-    /// return it from a `Before Shutdown` trigger.
-    pub fn lose_connections(&self) -> Deferred<()> {
-        let Repr::Socket(port) = &self.repr else {
-            return succeed(());
-        };
-        let conns: Vec<Rc<Conn>> = port
+    fn lose_connections(&self) -> Deferred<()> {
+        let conns: Vec<Rc<Conn>> = self
             .connections
             .borrow()
             .iter()
@@ -421,35 +245,24 @@ impl ListeningPort {
             return succeed(());
         }
         let (d, resolver) = Deferred::new();
-        port.drained.borrow_mut().push(resolver);
+        self.drained.borrow_mut().push(resolver);
         for conn in conns {
             conn.lose_connection();
         }
         d
     }
 
-    /// Fires once no connection accepted by this port is open (at once when none is),
-    /// without asking any to close: what a graceful drain waits for while the
-    /// protocols finish their work.
-    pub fn when_connections_closed(&self) -> Deferred<()> {
-        let Repr::Socket(port) = &self.repr else {
-            return succeed(());
-        };
-        if port.connections.borrow().is_empty() {
+    fn when_connections_closed(&self) -> Deferred<()> {
+        if self.connections.borrow().is_empty() {
             return succeed(());
         }
         let (d, resolver) = Deferred::new();
-        port.drained.borrow_mut().push(resolver);
+        self.drained.borrow_mut().push(resolver);
         d
     }
 
-    /// Aborts every open connection of this port now, dropping what they buffered
-    /// (`abort_connection`): the end of a drain that ran out of time.
-    pub fn abort_connections(&self) {
-        let Repr::Socket(port) = &self.repr else {
-            return;
-        };
-        let conns: Vec<Rc<Conn>> = port
+    fn abort_connections(&self) {
+        let conns: Vec<Rc<Conn>> = self
             .connections
             .borrow()
             .iter()
@@ -458,16 +271,6 @@ impl ListeningPort {
         for conn in conns {
             conn.abort_connection();
         }
-    }
-}
-
-impl fmt::Debug for ListeningPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListeningPort")
-            .field("address", &self.address())
-            .field("listening", &self.is_listening())
-            .field("connections", &self.connection_count())
-            .finish()
     }
 }
 
@@ -520,9 +323,7 @@ impl Port {
         })?;
         port.token.set(Some(token));
         port.factory.start_factory();
-        Ok(ListeningPort {
-            repr: Repr::Socket(port),
-        })
+        Ok(ListeningPort::new(port))
     }
 
     /// Accepts up to [`ACCEPT_LIMIT`] waiting connections.

@@ -26,11 +26,15 @@
 //! assert_eq!(transport.value(), b"hello");
 //! ```
 //!
-//! On a real socket, [`listen_tcp`] serves each accepted connection with a protocol its
-//! [`ProtocolFactory`] builds, and [`connect_tcp`] makes one connection for a
-//! [`ClientFactory`]; [`listen_unix`] and [`connect_unix`] do the same for Unix sockets.
-//! The [`StreamNetwork`] trait offers the same four calls on a [`Reactor`](crate::Reactor)
-//! or, in tests, on a [`MemoryReactor`](crate::testing::MemoryReactor) that records them.
+//! The [`StreamNetwork`] trait is how to listen and connect: on a
+//! [`Reactor`](crate::Reactor), [`listen_tcp`](StreamNetwork::listen_tcp) serves each
+//! accepted connection with a protocol its [`ProtocolFactory`] builds, and
+//! [`connect_tcp`](StreamNetwork::connect_tcp) makes one connection for a
+//! [`ClientFactory`]; [`listen_unix`](StreamNetwork::listen_unix) and
+//! [`connect_unix`](StreamNetwork::connect_unix) do the same for Unix sockets. Each takes
+//! an options struct ([`TcpListenOptions`], [`TcpConnectOptions`], [`UnixListenOptions`],
+//! [`UnixConnectOptions`]) with defaults. In tests, a
+//! [`MemoryReactor`](crate::testing::MemoryReactor) takes the same calls and records them.
 //! [`udp`] holds datagram ports: [`listen_udp`], connected UDP and multicast.
 //!
 //! # What a transport promises
@@ -51,7 +55,7 @@
 //! - **Cheap and fair.** One read buffer per reactor thread, lent to the connection
 //!   being read; idle connections hold none. A connection reads at most 256 KiB per
 //!   turn; a port accepts at most [`ACCEPT_LIMIT`] connections per turn, and survives
-//!   running out of descriptors (see [`listen_tcp`]'s module notes in `listen`).
+//!   running out of descriptors (see [`ACCEPT_LIMIT`] and [`STARVED_RETRY`]).
 //! - **Contained failures.** A protocol method that panics closes its connection alone:
 //!   `connection_lost` gets [`CloseReason::Lost`] with the panic, and it is logged.
 //!
@@ -66,21 +70,23 @@ mod error;
 mod listen;
 mod multicast;
 mod network;
+mod options;
 mod protocol;
 pub mod stream;
+mod stream_state;
 mod transport;
 pub mod udp;
+mod udp_error;
 
 pub use address::Address;
-pub(crate) use connect::ConnectorBackend;
-pub use connect::{connect_tcp, connect_unix, Connector};
 pub use error::{ConnectError, ConnectionLost, ListenError};
-pub use listen::{
-    adopt_stream_port, listen_tcp, listen_unix, listen_unix_with, ListeningPort, UnixListenOptions,
-    ACCEPT_LIMIT, DEFAULT_BACKLOG, STARVED_RETRY,
-};
+pub use listen::{adopt_stream_port, ACCEPT_LIMIT, STARVED_RETRY};
 pub use multicast::{listen_multicast, MulticastInterface};
-pub use network::StreamNetwork;
+pub use network::{Connector, ListeningPort, StreamNetwork};
+pub(crate) use network::{ConnectorBackend, PortBackend};
+pub use options::{
+    TcpConnectOptions, TcpListenOptions, UnixConnectOptions, UnixListenOptions, DEFAULT_BACKLOG,
+};
 pub use protocol::{factory_fn, ClientFactory, CloseReason, FnFactory, Protocol, ProtocolFactory};
 pub use transport::{
     Producer, ProducerAlreadyRegistered, PullProducer, PushProducer, Transport, WriteLimits,

@@ -35,8 +35,8 @@ use std::{
 };
 
 use super::{
-    connect_tcp, Address, ClientFactory, CloseReason, Connector, Producer, Protocol,
-    ProtocolFactory, PushProducer, Transport,
+    Address, ClientFactory, CloseReason, Connector, Producer, Protocol, ProtocolFactory,
+    PushProducer, StreamNetwork, TcpConnectOptions, Transport,
 };
 use crate::{Deferred, Failure, Reactor};
 
@@ -159,7 +159,7 @@ pub fn connect_tcp_stream(reactor: &Reactor, host: &str, port: u16) -> Deferred<
     let factory = StreamFactory {
         resolver: RefCell::new(Some(resolver)),
     };
-    connect_tcp(reactor, host, port, factory, None, None);
+    reactor.connect_tcp(host, port, Rc::new(factory), TcpConnectOptions::default());
     d
 }
 

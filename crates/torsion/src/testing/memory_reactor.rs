@@ -5,7 +5,7 @@
 //! ```
 //! use std::{cell::RefCell, rc::Rc, time::Duration};
 //! use torsion::net::{ClientFactory, CloseReason, Connector, Protocol, ProtocolFactory};
-//! use torsion::net::{Address, StreamNetwork, Transport};
+//! use torsion::net::{Address, StreamNetwork, TcpConnectOptions, Transport};
 //! use torsion::testing::{MemoryReactor, StringTransport};
 //!
 //! /// The code under test: asks a finger server about `user`, keeps the answer.
@@ -27,7 +27,7 @@
 //! impl ClientFactory for Finger {}
 //!
 //! fn finger(net: &dyn StreamNetwork, host: &str, finger: Rc<Finger>) -> Connector {
-//!     net.connect_tcp(host, 79, finger, Some(Duration::from_secs(30)), None)
+//!     net.connect_tcp(host, 79, finger, TcpConnectOptions::default().timeout(Duration::from_secs(30)))
 //! }
 //!
 //! let memory = MemoryReactor::new();
@@ -37,7 +37,7 @@
 //! // The call was recorded...
 //! let client = &memory.tcp_clients()[0];
 //! assert_eq!((client.host.as_str(), client.port), ("example.com", 79));
-//! assert_eq!(client.timeout, Some(Duration::from_secs(30)));
+//! assert_eq!(client.options.timeout, Some(Duration::from_secs(30)));
 //! // ...and the test plays the network: connect the factory's protocol to a transport.
 //! let transport = StringTransport::new();
 //! let mut query = client.connect(transport.clone()).expect("the factory built a protocol");
@@ -74,7 +74,7 @@
 //!   connector: the factory hears [`ConnectError::Stopped`].
 //!
 //! Nothing else is called: no `start_factory`/`stop_factory` (Twisted's does not either),
-//! no timers (`timeout` is recorded, never applied), no name lookups.
+//! no timers (a timeout is recorded, never applied), no name lookups.
 
 use std::{
     cell::{Cell, RefCell},
@@ -82,15 +82,15 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     rc::Rc,
-    time::Duration,
 };
 
 use crate::{
     net::{
-        Address, ClientFactory, CloseReason, ConnectError, Connector, ListenError, ListeningPort,
-        Protocol, ProtocolFactory, StreamNetwork, Transport, UnixListenOptions,
+        Address, ClientFactory, CloseReason, ConnectError, Connector, ConnectorBackend,
+        ListenError, ListeningPort, PortBackend, Protocol, ProtocolFactory, StreamNetwork,
+        TcpConnectOptions, TcpListenOptions, Transport, UnixConnectOptions, UnixListenOptions,
     },
-    Failure,
+    Deferred, Failure,
 };
 
 /// Records listen and connect calls instead of opening sockets; see the
@@ -116,10 +116,8 @@ pub struct TcpServer {
     pub port: u16,
     /// The factory passed in.
     pub factory: Rc<dyn ProtocolFactory>,
-    /// The backlog asked for.
-    pub backlog: u32,
-    /// The interface asked for (`""` for every IPv4 one).
-    pub interface: String,
+    /// Backlog and interface asked for.
+    pub options: TcpListenOptions,
     /// The port handed back.
     pub listening: ListeningPort,
 }
@@ -132,7 +130,7 @@ pub struct UnixServer {
     pub path: PathBuf,
     /// The factory passed in.
     pub factory: Rc<dyn ProtocolFactory>,
-    /// Mode, backlog and lock file asked for.
+    /// Mode and backlog asked for.
     pub options: UnixListenOptions,
     /// The port handed back.
     pub listening: ListeningPort,
@@ -149,10 +147,8 @@ pub struct TcpClient {
     pub port: u16,
     /// The factory passed in.
     pub factory: Rc<dyn ClientFactory>,
-    /// The timeout asked for (never applied).
-    pub timeout: Option<Duration>,
-    /// The local address asked for.
-    pub bind_address: Option<SocketAddr>,
+    /// Timeout (never applied) and local address asked for.
+    pub options: TcpConnectOptions,
     /// The connector handed back (the one the factory's callbacks get).
     pub connector: Connector,
     attempt: Rc<FakeConnector>,
@@ -167,11 +163,19 @@ pub struct UnixClient {
     pub path: PathBuf,
     /// The factory passed in.
     pub factory: Rc<dyn ClientFactory>,
-    /// The timeout asked for (never applied).
-    pub timeout: Option<Duration>,
+    /// Timeout asked for (never applied).
+    pub options: UnixConnectOptions,
     /// The connector handed back (the one the factory's callbacks get).
     pub connector: Connector,
     attempt: Rc<FakeConnector>,
+}
+
+/// The state behind a memory [`ListeningPort`]: an address, whether it still listens,
+/// and what to run when it stops.
+struct MemoryPort {
+    address: Address,
+    listening: Cell<bool>,
+    on_stop: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
 /// The state behind a memory [`Connector`].
@@ -229,9 +233,9 @@ impl StreamNetwork for MemoryReactor {
         &self,
         port: u16,
         factory: Rc<dyn ProtocolFactory>,
-        backlog: u32,
-        interface: &str,
+        options: TcpListenOptions,
     ) -> Result<ListeningPort, ListenError> {
+        let interface = options.interface.as_str();
         let trimmed = interface.trim_start_matches('[').trim_end_matches(']');
         let ip = match trimmed {
             "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -239,12 +243,11 @@ impl StreamNetwork for MemoryReactor {
                 interface: interface.to_owned(),
             })?,
         };
-        let listening = ListeningPort::in_memory(Address::Tcp(SocketAddr::new(ip, port)));
+        let listening = MemoryPort::start(Address::Tcp(SocketAddr::new(ip, port)));
         self.records.borrow_mut().tcp_servers.push(TcpServer {
             port,
             factory,
-            backlog,
-            interface: interface.to_owned(),
+            options,
             listening: listening.clone(),
         });
         Ok(listening)
@@ -255,8 +258,7 @@ impl StreamNetwork for MemoryReactor {
         host: &str,
         port: u16,
         factory: Rc<dyn ClientFactory>,
-        timeout: Option<Duration>,
-        bind_address: Option<SocketAddr>,
+        options: TcpConnectOptions,
     ) -> Connector {
         let trimmed = host.trim_start_matches('[').trim_end_matches(']');
         // As a socket connector shows a name it has not resolved.
@@ -267,8 +269,7 @@ impl StreamNetwork for MemoryReactor {
             host: host.to_owned(),
             port,
             factory,
-            timeout,
-            bind_address,
+            options,
             connector: connector.clone(),
             attempt,
         });
@@ -282,7 +283,7 @@ impl StreamNetwork for MemoryReactor {
         factory: Rc<dyn ProtocolFactory>,
         options: UnixListenOptions,
     ) -> Result<ListeningPort, ListenError> {
-        let listening = ListeningPort::in_memory(Address::Unix(Some(path.to_path_buf())));
+        let listening = MemoryPort::start(Address::Unix(Some(path.to_path_buf())));
         self.records.borrow_mut().unix_servers.push(UnixServer {
             path: path.to_path_buf(),
             factory,
@@ -296,14 +297,14 @@ impl StreamNetwork for MemoryReactor {
         &self,
         path: &Path,
         factory: Rc<dyn ClientFactory>,
-        timeout: Option<Duration>,
+        options: UnixConnectOptions,
     ) -> Connector {
         let destination = Address::Unix(Some(path.to_path_buf()));
         let (connector, attempt) = FakeConnector::start(factory.clone(), destination);
         self.records.borrow_mut().unix_clients.push(UnixClient {
             path: path.to_path_buf(),
             factory,
-            timeout,
+            options,
             connector: connector.clone(),
             attempt,
         });
@@ -369,6 +370,52 @@ impl UnixClient {
     drive_methods!();
 }
 
+impl MemoryPort {
+    /// A port that listens on `address` until stopped.
+    fn start(address: Address) -> ListeningPort {
+        ListeningPort::new(Rc::new(MemoryPort {
+            address,
+            listening: Cell::new(true),
+            on_stop: RefCell::new(Vec::new()),
+        }))
+    }
+}
+
+impl PortBackend for MemoryPort {
+    fn on_stop(&self, f: Box<dyn FnOnce()>) {
+        match self.listening.get() {
+            true => self.on_stop.borrow_mut().push(f),
+            false => f(),
+        }
+    }
+
+    fn address(&self) -> Address {
+        self.address.clone()
+    }
+
+    fn stop_listening(&self) -> Deferred<()> {
+        if self.listening.replace(false) {
+            let on_stop = std::mem::take(&mut *self.on_stop.borrow_mut());
+            for f in on_stop {
+                f();
+            }
+        }
+        crate::defer::succeed(())
+    }
+
+    fn is_listening(&self) -> bool {
+        self.listening.get()
+    }
+
+    fn connection_count(&self) -> usize {
+        0
+    }
+
+    fn lose_connections(&self) -> Deferred<()> {
+        crate::defer::succeed(())
+    }
+}
+
 impl FakeConnector {
     fn start(factory: Rc<dyn ClientFactory>, destination: Address) -> (Connector, Rc<Self>) {
         let attempt = Rc::new(FakeConnector {
@@ -377,7 +424,7 @@ impl FakeConnector {
             state: RefCell::new(State::Idle),
             attempts: Cell::new(0),
         });
-        let connector = Connector::from_backend(attempt.clone());
+        let connector = Connector::new(attempt.clone());
         connector.connect();
         (connector, attempt)
     }
@@ -408,19 +455,21 @@ impl FakeConnector {
     }
 }
 
-impl crate::net::ConnectorBackend for FakeConnector {
-    fn connect(&self, connector: &Connector) {
+impl ConnectorBackend for FakeConnector {
+    fn connect(self: Rc<Self>) {
         if !matches!(*self.state.borrow(), State::Idle) {
             return;
         }
         *self.state.borrow_mut() = State::Connecting;
         self.attempts.set(self.attempts.get() + 1);
-        self.factory.started_connecting(connector);
+        self.factory
+            .started_connecting(&Connector::new(self.clone()));
     }
 
-    fn stop_connecting(&self, connector: &Connector) {
+    fn stop_connecting(self: Rc<Self>) {
         let address = self.destination.clone();
-        self.fail(connector, Failure::new(ConnectError::Stopped { address }));
+        let connector = Connector::new(self.clone());
+        self.fail(&connector, Failure::new(ConnectError::Stopped { address }));
     }
 
     fn transport(&self) -> Option<Rc<dyn Transport>> {
@@ -434,7 +483,7 @@ impl crate::net::ConnectorBackend for FakeConnector {
         self.destination.clone()
     }
 
-    fn state(&self) -> &'static str {
+    fn phase(&self) -> &'static str {
         match &*self.state.borrow() {
             State::Idle => "idle",
             State::Connecting => "connecting",
@@ -491,8 +540,7 @@ impl fmt::Debug for TcpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
             .field("port", &self.port)
-            .field("backlog", &self.backlog)
-            .field("interface", &self.interface)
+            .field("options", &self.options)
             .field("listening", &self.listening)
             .finish_non_exhaustive()
     }
@@ -513,8 +561,7 @@ impl fmt::Debug for TcpClient {
         f.debug_struct("TcpClient")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("timeout", &self.timeout)
-            .field("bind_address", &self.bind_address)
+            .field("options", &self.options)
             .field("connector", &self.connector)
             .finish_non_exhaustive()
     }
@@ -524,7 +571,7 @@ impl fmt::Debug for UnixClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixClient")
             .field("path", &self.path)
-            .field("timeout", &self.timeout)
+            .field("options", &self.options)
             .field("connector", &self.connector)
             .finish_non_exhaustive()
     }
@@ -532,6 +579,8 @@ impl fmt::Debug for UnixClient {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::{
         net::factory_fn,
@@ -598,7 +647,8 @@ mod tests {
         let memory = MemoryReactor::new();
         let net: &dyn StreamNetwork = &memory;
         let factory = discard();
-        let port = net.listen_tcp(0, factory.clone(), 50, "::1").unwrap();
+        let options = TcpListenOptions::default().backlog(50).interface("::1");
+        let port = net.listen_tcp(0, factory.clone(), options).unwrap();
         assert_eq!(port.address().to_string(), "[::1]:0");
         let options = UnixListenOptions::default().mode(0o600).backlog(7);
         let path = Path::new("/nonexistent/app.sock");
@@ -609,7 +659,11 @@ mod tests {
             panic!("one tcp server")
         };
         assert_eq!(
-            (tcp.port, tcp.backlog, tcp.interface.as_str()),
+            (
+                tcp.port,
+                tcp.options.backlog,
+                tcp.options.interface.as_str()
+            ),
             (0, 50, "::1")
         );
         assert!(Rc::ptr_eq(&tcp.factory, &factory));
@@ -626,10 +680,32 @@ mod tests {
     }
 
     #[test]
+    fn a_memory_port_runs_its_stop_hooks_once_when_it_stops() {
+        let memory = MemoryReactor::new();
+        let port = memory
+            .listen_tcp(0, discard(), TcpListenOptions::default())
+            .unwrap();
+        let stops = Rc::new(Cell::new(0));
+        let counter = stops.clone();
+        port.on_stop(move || counter.set(counter.get() + 1));
+        assert_eq!(stops.get(), 0, "not before the port stops");
+        port.stop_listening();
+        port.stop_listening();
+        assert_eq!(stops.get(), 1);
+        let counter = stops.clone();
+        port.on_stop(move || counter.set(counter.get() + 1));
+        assert_eq!(stops.get(), 2, "a stopped port runs a late hook at once");
+    }
+
+    #[test]
     fn a_bad_interface_is_refused_and_not_recorded() {
         let memory = MemoryReactor::new();
         let err = memory
-            .listen_tcp(80, discard(), 50, "localhost")
+            .listen_tcp(
+                80,
+                discard(),
+                TcpListenOptions::default().interface("localhost"),
+            )
             .unwrap_err();
         assert!(matches!(err, ListenError::BadInterface { .. }));
         assert!(memory.tcp_servers().is_empty());
@@ -641,15 +717,18 @@ mod tests {
         let factory = Rc::new(Counting::default());
         let bind = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         let timeout = Some(Duration::from_secs(3));
-        let connector = memory.connect_tcp("10.1.2.3", 79, factory.clone(), timeout, bind);
+        let options = TcpConnectOptions::default()
+            .timeout(timeout)
+            .bind_address(bind);
+        let connector = memory.connect_tcp("10.1.2.3", 79, factory.clone(), options);
         assert_eq!(factory.started.get(), 1, "started_connecting at once");
         let client = memory.tcp_clients()[0].clone();
         assert_eq!(
             (
                 client.host.as_str(),
                 client.port,
-                client.timeout,
-                client.bind_address
+                client.options.timeout,
+                client.options.bind_address
             ),
             ("10.1.2.3", 79, timeout, bind)
         );
@@ -679,7 +758,7 @@ mod tests {
         let factory = Rc::new(Counting::default());
         factory.retries.set(1);
         let path = Path::new("/run/app.sock");
-        memory.connect_unix(path, factory.clone(), None);
+        memory.connect_unix(path, factory.clone(), UnixConnectOptions::default());
         let client = memory.unix_clients()[0].clone();
         assert_eq!(client.path, path);
         assert!(client.fail(Failure::msg("connection refused")));
@@ -702,7 +781,12 @@ mod tests {
         let memory = MemoryReactor::new();
         let factory = Rc::new(Counting::default());
         factory.refuse.set(true);
-        memory.connect_tcp("example.com", 80, factory.clone(), None, None);
+        memory.connect_tcp(
+            "example.com",
+            80,
+            factory.clone(),
+            TcpConnectOptions::default(),
+        );
         let client = &memory.tcp_clients()[0];
         assert!(client.connect(StringTransport::new()).is_none());
         let failed = factory.failed.borrow();
@@ -716,7 +800,7 @@ mod tests {
     fn a_recorded_client_talks_to_a_server_through_a_loopback_pump() {
         let memory = MemoryReactor::new();
         let factory = Rc::new(Counting::default());
-        memory.connect_tcp("::1", 7, factory.clone(), None, None);
+        memory.connect_tcp("::1", 7, factory.clone(), TcpConnectOptions::default());
         let client = memory.tcp_clients()[0].build_protocol().unwrap();
         let pump = LoopbackPump::connect(Box::new(Echo::default()), client);
         pump.flush();

@@ -1,6 +1,6 @@
-//! What a request carries besides its method and URL: header fields ([`RequestHeaders`])
-//! and a body ([`Body`]), and how they become the bytes sent (one buffer, checked whole
-//! before anything leaves).
+//! The client's outgoing request: what it carries besides its method and URL, header
+//! fields ([`RequestHeaders`]) and a body ([`Body`]), and how they become the bytes sent
+//! (one buffer, checked whole before anything leaves).
 //!
 //! ```
 //! use torsion_web::client::{Body, RequestHeaders};
