@@ -12,7 +12,8 @@
 
 use torsion_web::http::{
     encode_chunk, encode_last_chunk, BodyDecoder, ChunkedLimits, Decoded, Framing, HeadError,
-    HeadLimits, Headers, Parsed, RequestHead, RequestParser, ResponseHead, ResponseParser,
+    HeadLimits, Headers, MultipartEvent, MultipartLimits, MultipartParser, MultipartStep, Parsed,
+    RequestHead, RequestParser, ResponseHead, ResponseParser,
 };
 
 /// Inputs up to this long are also split in two at every offset.
@@ -337,4 +338,78 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A `multipart/form-data` body. Config bit 0: small limits; bits 1-2 pick the boundary.
+/// Every cut gives the same parts and error; no data event is empty; the parser keeps
+/// no more than a part head's limit of input between reads.
+pub fn check_multipart(input: &[u8]) {
+    let Some((&config, stream)) = input.split_first() else {
+        return;
+    };
+    let boundary = ["b", "AaB03x", "--", "a b"][usize::from(config >> 1) & 3];
+    let limits = if config & 1 != 0 {
+        MultipartLimits {
+            max_part_head: 64,
+            max_parts: 3,
+            max_preamble: 16,
+        }
+    } else {
+        MultipartLimits::default()
+    };
+    let run = |ends: &[usize]| read_multipart(stream, ends, boundary, limits);
+    let outcome = same_for_every_cut(stream, run);
+    if let Ok(parts) = &outcome {
+        assert!(parts.len() <= limits.max_parts, "{parts:?}");
+    }
+}
+
+/// Parts (head text and data) read from `stream` in reads ending at `ends`, with
+/// unconsumed bytes kept between reads; or the error as text.
+fn read_multipart(
+    stream: &[u8],
+    ends: &[usize],
+    boundary: &str,
+    limits: MultipartLimits,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut parser = MultipartParser::with_limits(boundary, limits);
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut start = 0;
+    for end in ends.iter().copied().chain([stream.len()]) {
+        pending.extend_from_slice(&stream[start..end]);
+        start = end;
+        loop {
+            match parser.step(&pending).map_err(|e| e.to_string())? {
+                MultipartStep::Event { event, consumed } => {
+                    assert!(consumed > 0 && consumed <= pending.len());
+                    match event {
+                        MultipartEvent::Part(head) => parts.push((format!("{head:?}"), Vec::new())),
+                        MultipartEvent::Data(data) => {
+                            assert!(!data.is_empty(), "an empty data event");
+                            parts
+                                .last_mut()
+                                .expect("data inside a part")
+                                .1
+                                .extend_from_slice(data);
+                        }
+                        MultipartEvent::PartEnd | MultipartEvent::End => {}
+                    }
+                    pending.drain(..consumed);
+                }
+                MultipartStep::NeedMore { consumed } => {
+                    pending.drain(..consumed);
+                    break;
+                }
+            }
+        }
+        let bound = limits.max_part_head.max(limits.max_preamble) + boundary.len() + 80;
+        assert!(
+            pending.len() <= bound,
+            "{} bytes kept between reads",
+            pending.len()
+        );
+    }
+    parser.finish().map_err(|e| e.to_string())?;
+    Ok(parts)
 }

@@ -24,3 +24,8 @@ fn http_chunked_corpus_gives_the_same_body_for_every_cut() {
 fn http_response_head_corpus_gives_the_same_messages_for_every_cut() {
     replay("http_response_head", http_drivers::check_response_head);
 }
+
+#[test]
+fn http_multipart_corpus_gives_the_same_parts_for_every_cut() {
+    replay("http_multipart", http_drivers::check_multipart);
+}

@@ -40,6 +40,7 @@ pub mod conditional;
 pub mod date;
 pub mod head;
 pub mod headers;
+pub mod multipart;
 pub mod request;
 pub mod response;
 pub mod response_head;
@@ -60,6 +61,10 @@ pub use conditional::{
 pub use date::{format_http_date, parse_http_date, DateCache};
 pub use head::{Framing, HeadError, HeadLimits, RequestHead, RequestParser};
 pub use headers::Headers;
+pub use multipart::{
+    boundary_of, parse_form_data, FormPart, MultipartError, MultipartEvent, MultipartLimits,
+    MultipartParser, MultipartStep, PartHead,
+};
 pub use request::{RequestBody, RequestHeadWriter};
 pub use response::ResponseHeadWriter;
 pub use response_head::{ResponseHead, ResponseParser};

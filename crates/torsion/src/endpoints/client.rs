@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -20,10 +20,9 @@ use super::wrap::{Once, Shared};
 use super::{ClientEndpoint, EndpointError};
 use crate::defer::{fail, CancelHandle, Deferred, Resolver};
 use crate::net::{
-    Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions, Transport,
-    UnixConnectOptions,
+    resolve_on_pool, Connector, Protocol, ProtocolFactory, StreamNetwork, TcpConnectOptions,
+    Transport, UnixConnectOptions,
 };
-use crate::threads::defer_to_thread;
 use crate::{Failure, Reactor};
 
 /// Anything a client connects through (Twisted's `IStreamClientEndpoint`).
@@ -414,20 +413,22 @@ fn attempt(
 
 /// Resolves on the reactor's pool with the system resolver.
 fn system_resolve(reactor: &Reactor, host: &str, port: u16) -> Deferred<Vec<SocketAddr>> {
-    let name = host.to_owned();
-    let host = host.to_owned();
-    defer_to_thread(reactor, move || {
-        let found = (name.as_str(), port).to_socket_addrs();
-        found.map(|addresses| addresses.collect::<Vec<_>>())
-    })
-    .add_errback(move |failure| {
-        // The pool's error is an io::Error (or the pool's own); keep its kind and words.
-        let kind = failure
-            .check::<io::Error>()
-            .map_or(io::ErrorKind::Other, io::Error::kind);
-        let source = io::Error::new(kind, failure.error_message());
-        Err(Failure::new(ClientError::Resolve { host, port, source }))
-    })
+    let (name, host) = (host.to_owned(), host.to_owned());
+    resolve_on_pool(reactor, &name, port)
+        .add_callback({
+            let host = host.clone();
+            move |found| {
+                found.map_err(|source| Failure::new(ClientError::Resolve { host, port, source }))
+            }
+        })
+        .add_errback(move |failure| {
+            if failure.check::<ClientError>().is_some() {
+                return Err(failure);
+            }
+            // The pool's own refusal: keep its words.
+            let source = io::Error::other(failure.error_message());
+            Err(Failure::new(ClientError::Resolve { host, port, source }))
+        })
 }
 
 /// Twisted's `checkPID` for Unix clients: the server's `PATH.lock` must name a live process.

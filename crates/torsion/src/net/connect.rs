@@ -33,7 +33,7 @@ use super::{
     Connector, TcpConnectOptions, Transport, UnixConnectOptions,
 };
 use crate::{
-    defer::CancelHandle,
+    defer::{CancelHandle, Deferred},
     reactor::{Interest, IoToken, Reactor},
     threads::defer_to_thread,
     DelayedCall, Failure,
@@ -151,9 +151,7 @@ impl SocketConnector {
     /// Looks `host` up on the thread pool; [`resolved`](Self::resolved) goes on.
     fn resolve(self: &Rc<Self>, host: String, port: u16) {
         let generation = self.generation.get();
-        let lookup = defer_to_thread(&self.reactor, move || {
-            Ok::<_, Infallible>(lookup(&host, port))
-        });
+        let lookup = resolve_on_pool(&self.reactor, &host, port);
         let cancel = lookup.canceller();
         if let Phase::Connecting(attempt) = &mut *self.phase.borrow_mut() {
             attempt.stage = Stage::Resolving(cancel);
@@ -527,9 +525,19 @@ impl ConnectorBackend for SocketConnector {
     }
 }
 
-/// The system resolver's answer for `host:port`, in its order (runs on a pool thread).
-fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    Ok((host, port).to_socket_addrs()?.collect())
+/// The system resolver's answer for `host:port`, in its order, looked up on the
+/// reactor's thread pool, never on the loop. This is the crate's one name lookup:
+/// `Connector` and the endpoints' `HostnameEndpoint` both come here.
+pub(crate) fn resolve_on_pool(
+    reactor: &Reactor,
+    host: &str,
+    port: u16,
+) -> Deferred<io::Result<Vec<SocketAddr>>> {
+    let host = host.to_owned();
+    defer_to_thread(reactor, move || {
+        let found = (host.as_str(), port).to_socket_addrs();
+        Ok::<_, Infallible>(found.map(|addresses| addresses.collect()))
+    })
 }
 
 /// The TCP addresses of `tried` (a host name only resolves to TCP addresses).

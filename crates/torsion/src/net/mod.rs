@@ -79,6 +79,7 @@ pub mod udp;
 mod udp_error;
 
 pub use address::Address;
+pub(crate) use connect::resolve_on_pool;
 pub use error::{ConnectError, ConnectionLost, ListenError};
 pub use listen::{adopt_stream_port, ACCEPT_LIMIT, STARVED_RETRY};
 pub use multicast::{listen_multicast, MulticastInterface};
