@@ -301,3 +301,31 @@ pub fn check_endpoints(input: &[u8]) {
         Err(err) => assert!(!err.to_string().is_empty(), "{input:?}"),
     }
 }
+
+/// PROXY protocol headers: parsing never panics; every prefix of the input is either
+/// incomplete or already gives the whole input's error; a complete header is at most
+/// the limit, and its bytes alone parse to the same header.
+pub fn check_proxy_header(input: &[u8]) {
+    use torsion::protocols::proxy::{parse_header, DEFAULT_MAX_HEADER};
+    let whole = parse_header(input, DEFAULT_MAX_HEADER);
+    let end = match &whole {
+        Ok(Some((_, consumed))) => *consumed,
+        _ => input.len(),
+    };
+    for cut in 0..end.min(EXHAUSTIVE_SPLITS_UP_TO) {
+        match parse_header(&input[..cut], DEFAULT_MAX_HEADER) {
+            Ok(None) => {}
+            Ok(Some(done)) => panic!("{cut}-byte prefix complete: {done:?}, whole: {whole:?}"),
+            Err(error) => assert_eq!(Err(error), whole.clone().map(|_| ()), "prefix {cut}"),
+        }
+    }
+    match whole {
+        Ok(Some((header, consumed))) => {
+            assert!(consumed <= input.len() && consumed <= DEFAULT_MAX_HEADER);
+            let alone = parse_header(&input[..consumed], DEFAULT_MAX_HEADER);
+            assert_eq!(alone, Ok(Some((header, consumed))));
+        }
+        Ok(None) => assert!(input.len() < DEFAULT_MAX_HEADER + 16),
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
+}

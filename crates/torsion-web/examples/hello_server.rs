@@ -10,8 +10,7 @@ use std::rc::Rc;
 
 use torsion_web::server::{Render, Request, Resource, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -36,6 +35,14 @@ impl Resource for Hello {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error; no access
+    // lines by default: this is the benchmark server (RUST_LOG=info turns them on).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,torsion_web::access=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("hello_server", USAGE, run())
 }
 
@@ -44,6 +51,9 @@ fn run() -> Result<ExitCode, Failed> {
     let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
     let reactor = net::reactor()?;
     let site = Site::new(Rc::new(Hello), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

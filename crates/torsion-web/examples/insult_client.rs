@@ -23,14 +23,20 @@ use torsion::{
 };
 use torsion_web::client::{Agent, Body, RequestHeaders, Response};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
 const USAGE: &str = "--connect URL|ENDPOINT [--connections N]";
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("insult_client", USAGE, run())
 }
 

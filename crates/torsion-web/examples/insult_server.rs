@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use torsion::{Deferred, Reactor};
 use torsion_web::server::{Render, Request, Resource, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -72,6 +71,13 @@ impl Resource for Insults {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("insult_server", USAGE, run())
 }
 
@@ -99,6 +105,9 @@ fn run() -> Result<ExitCode, Failed> {
         seed: Cell::new(seed),
     };
     let site = Site::new(Rc::new(insults), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

@@ -11,14 +11,20 @@ use std::rc::Rc;
 
 use torsion_web::server::{File, Site};
 
-#[path = "../../torsion/examples/common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
 const USAGE: &str = "[--listen ENDPOINT] [--path DIR] [--listing on|off]";
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("static_server", USAGE, run())
 }
 
@@ -37,6 +43,9 @@ fn run() -> Result<ExitCode, Failed> {
         .with_directory_listing(listing);
     let reactor = net::reactor()?;
     let site = Site::new(Rc::new(files), reactor.clone());
-    let port = net::listen(&reactor, endpoint, site).map_err(Failed::Run)?;
+    let draining = site.clone();
+    let port = net::service(&reactor, endpoint, site)
+        .map_err(Failed::Run)?
+        .with_drain(move || draining.drain());
     Ok(net::serve(&reactor, port))
 }

@@ -15,8 +15,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -52,6 +51,13 @@ impl LineReceiver for Chatter {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("chat", USAGE, run())
 }
 
@@ -69,6 +75,6 @@ fn run() -> Result<ExitCode, Failed> {
         };
         LineProtocol::new(chatter).with_delimiter(b"\n").ok()
     });
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

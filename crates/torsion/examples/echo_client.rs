@@ -25,8 +25,7 @@ use torsion::{
     Reactor,
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -124,6 +123,13 @@ thread_local! {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("echo_client", USAGE, run())
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example finger -- --listen tcp:7979 --user 'moshez=Happy and well'
-//! printf 'moshez\r\n' | nc -N 127.0.0.1 7979
+//! bash -c 'exec 3<>/dev/tcp/127.0.0.1/7979; printf "moshez\r\n" >&3; cat <&3'
 //! ```
 //!
 //! Users come from `--user NAME=TEXT` (repeatable); anyone else is `No such user`.
@@ -15,8 +15,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -39,6 +38,13 @@ impl LineReceiver for Finger {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("finger", USAGE, run())
 }
 
@@ -63,6 +69,6 @@ fn run() -> Result<ExitCode, Failed> {
         };
         Some(LineProtocol::new(finger))
     });
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

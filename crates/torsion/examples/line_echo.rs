@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example line_echo -- --listen tcp:8001 --max-length 80
-//! printf 'hello\r\n' | nc -N 127.0.0.1 8001
+//! bash -c 'exec 3<>/dev/tcp/127.0.0.1/8001; printf "hello\r\n" >&3; timeout 1 cat <&3'
 //! ```
 
 use std::process::ExitCode;
@@ -13,8 +13,7 @@ use torsion::{
     protocols::basic::{LineProtocol, LineReceiver, Lines, DEFAULT_MAX_LINE_LENGTH},
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -30,6 +29,13 @@ impl LineReceiver for LineEcho {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("line_echo", USAGE, run())
 }
 
@@ -46,6 +52,6 @@ fn run() -> Result<ExitCode, Failed> {
     let reactor = net::reactor()?;
     let factory =
         factory_fn(move |_| Some(LineProtocol::new(LineEcho).with_max_length(max_length)));
-    let port = net::listen(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

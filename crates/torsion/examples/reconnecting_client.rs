@@ -23,8 +23,7 @@ use torsion::{
     Reactor,
 };
 
-#[path = "common/net.rs"]
-mod net;
+use torsion::application::example as net;
 
 use net::Failed;
 
@@ -131,6 +130,13 @@ impl ProtocolFactory for Client {
 }
 
 fn main() -> ExitCode {
+    // The log an operator reads (RUST_LOG, default info) on standard error.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     net::report("reconnecting_client", USAGE, run())
 }
 

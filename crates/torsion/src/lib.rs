@@ -25,6 +25,7 @@
 //! Modules import only downward; `defer` and `time` know nothing of the reactor.
 //!
 //! ```text
+//! application   Service trees and the Runner that starts, drains and stops them
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
 //! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
 //! net           Protocol, Transport, factories; TCP and Unix streams, UDP
@@ -38,6 +39,7 @@
 //! any clock through `time::ReactorTime`, and [`testing`] holds helpers for testing code
 //! built on torsion without sockets or sleeps, including the clean-reactor check.
 
+pub mod application;
 pub mod defer;
 pub mod endpoints;
 pub mod net;

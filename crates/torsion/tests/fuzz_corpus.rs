@@ -30,3 +30,8 @@ fn int_prefixed_corpus_gives_the_same_frames_for_every_cut() {
 fn endpoints_corpus_parses_without_panics_and_round_trips() {
     replay("endpoints", drivers::check_endpoints);
 }
+
+#[test]
+fn proxy_header_corpus_agrees_for_every_cut() {
+    replay("proxy_header", drivers::check_proxy_header);
+}

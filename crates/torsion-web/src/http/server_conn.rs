@@ -606,6 +606,24 @@ impl<R> ServerConn<R> {
         }
     }
 
+    /// A graceful drain (the server is shutting down): an idle connection with nothing
+    /// received closes now (`true`: the adapter closes its transport); one awaiting or
+    /// sending a response closes after it. A head or body under way is answered first:
+    /// the adapter calls this again when it plans that response.
+    pub fn drain(&mut self, config: &ConnConfig, now: Duration) -> bool {
+        match &mut self.state {
+            State::Idle { .. } if self.buf.is_empty() => {
+                self.close(config, now);
+                true
+            }
+            State::AwaitingResponse { must_close, .. } | State::Responding { must_close, .. } => {
+                *must_close = true;
+                false
+            }
+            _ => false,
+        }
+    }
+
     /// The transport is gone: the request in flight, if any, to tell.
     pub fn connection_lost(&mut self) -> Option<R> {
         self.buf = Vec::new();

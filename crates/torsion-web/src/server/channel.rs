@@ -95,6 +95,13 @@ impl HttpChannel {
     }
 }
 
+impl HttpChannel {
+    /// The connection's state, for the site's drain registry.
+    pub(crate) fn shared(&self) -> &Rc<Channel> {
+        &self.channel
+    }
+}
+
 impl Protocol for HttpChannel {
     fn connection_made(&mut self, transport: Rc<dyn Transport>) {
         let channel = &self.channel;
@@ -375,11 +382,13 @@ impl Channel {
     /// response is awaited.
     #[inline]
     pub(crate) fn plan_whole(&self, status: u16, len: usize) -> Option<ResponsePlan> {
+        self.drain_if_draining();
         self.core.borrow().plan_whole(status, len)
     }
 
     /// How a streamed response is framed; `None` if no response is awaited.
     pub(crate) fn plan_streamed(&self, status: u16, length: Option<u64>) -> Option<ResponsePlan> {
+        self.drain_if_draining();
         self.core.borrow().plan_streamed(status, length)
     }
 
@@ -587,6 +596,28 @@ impl Channel {
             }),
         );
         *self.timer.borrow_mut() = Some(call);
+    }
+
+    /// While the site drains, every response is the connection's last
+    /// ([`Site::drain`](super::Site::drain)): one flag read per response otherwise.
+    #[inline]
+    fn drain_if_draining(&self) {
+        if self.site.drain.is_draining() {
+            let now = self.loop_time();
+            self.core.borrow_mut().drain(&self.site.conn, now);
+        }
+    }
+
+    /// The site starts draining: an idle connection closes now, a busy one after its
+    /// response.
+    pub(crate) fn close_if_idle(self: &Rc<Self>) {
+        let now = self.loop_time();
+        let closed = self.core.borrow_mut().drain(&self.site.conn, now);
+        if closed {
+            tracing::debug!(target: "torsion_web::server", "draining: closing an idle connection");
+            self.lose_connection();
+            self.arm_timer(now);
+        }
     }
 
     fn timer_fired(self: &Rc<Self>) {

@@ -52,6 +52,7 @@
 
 pub mod access_log;
 mod channel;
+mod drain;
 pub mod file;
 pub mod html;
 pub mod incoming_request;
@@ -60,6 +61,7 @@ pub mod resource;
 mod response;
 pub mod router;
 
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -70,6 +72,7 @@ use torsion::time::ReactorTime;
 use crate::http::server_conn::ConnConfig;
 use crate::http::{ChunkedLimits, HeadLimits, DEFAULT_MAX_BODY_SIZE};
 use channel::HttpChannel;
+use drain::Drain;
 
 pub use file::File;
 pub use incoming_request::{ClientDisconnected, HeaderValue, Request};
@@ -139,6 +142,8 @@ pub(crate) struct SiteInner {
     pub(crate) conn: ConnConfig,
     /// The clock for the timeouts: the reactor, or a fake `Clock` in tests.
     pub(crate) clock: Rc<dyn ReactorTime>,
+    /// Open connections and the draining flag ([`Site::drain`]).
+    pub(crate) drain: Drain,
 }
 
 impl Site {
@@ -167,6 +172,7 @@ impl Site {
                 .with_max_pipelined(config.max_pipelined),
                 config,
                 clock: Rc::new(clock),
+                drain: Drain::default(),
             }),
         }
     }
@@ -175,11 +181,48 @@ impl Site {
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
     }
+
+    /// Starts a graceful drain (stop listening first): idle keep-alive connections
+    /// close now; a connection with a request in flight finishes it (a file sent by a
+    /// producer included), answers with `Connection: close` when its head is not out
+    /// yet, and closes after the response. New connections are served the same way:
+    /// one request, then close. Wait for the listening port's connections to close
+    /// (`ListeningPort::when_connections_closed`), as `torsion::application`'s
+    /// `ListenService::with_drain` does.
+    pub fn drain(&self) {
+        self.inner.drain.start();
+    }
+
+    /// Whether [`drain`](Site::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.drain.is_draining()
+    }
+}
+
+thread_local! {
+    /// Responses completed on this thread (one reactor per thread), by status class.
+    static STATUS_CLASSES: [Cell<u64>; 5] = const {
+        [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)]
+    };
+}
+
+/// Counts a completed response (a thread-local increment: no lock, no atomic).
+pub(crate) fn count_status(status: u16) {
+    let class = usize::from(status / 100).clamp(1, 5) - 1;
+    STATUS_CLASSES.with(|classes| classes[class].set(classes[class].get() + 1));
+}
+
+/// Responses completed by every site on this thread (its reactor), by status class:
+/// `[1xx, 2xx, 3xx, 4xx, 5xx]`. For metrics.
+pub fn responses_by_status_class() -> [u64; 5] {
+    STATUS_CLASSES.with(|classes| classes.each_ref().map(Cell::get))
 }
 
 impl ProtocolFactory for Site {
     fn build_protocol(&self, _: &Address) -> Option<Box<dyn Protocol>> {
-        Some(Box::new(HttpChannel::new(self.inner.clone())))
+        let channel = HttpChannel::new(self.inner.clone());
+        self.inner.drain.add(channel.shared());
+        Some(Box::new(channel))
     }
 }
 

@@ -317,6 +317,7 @@ impl Request {
             return;
         }
         self.inner.phase.set(Phase::Finished);
+        super::count_status(self.status());
         let Some(channel) = self.inner.channel.upgrade() else {
             return self.completed(0, None);
         };

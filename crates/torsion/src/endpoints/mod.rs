@@ -105,8 +105,8 @@ pub use parse::{
 };
 pub use reconnect::ReconnectingClientFactory;
 pub use server::{
-    server_from_string, InheritedProblem, ServerCause, ServerError, StreamServer,
-    StreamServerEndpoint,
+    check_server_string, server_from_string, InheritedProblem, ServerCause, ServerError,
+    StreamServer, StreamServerEndpoint, HAPROXY_PREFIX,
 };
 pub use service::{backoff_policy, default_retry_policy, ClientService, RetryPolicy};
 pub use systemd::{ActivationError, ListenFds, LISTEN_FDS_START};

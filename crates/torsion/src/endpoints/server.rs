@@ -16,6 +16,7 @@ use crate::net::{
     adopt_stream_port, ListenError, ListeningPort, ProtocolFactory, StreamNetwork,
     TcpListenOptions, UnixListenOptions,
 };
+use crate::protocols::proxy::ProxyFactory;
 use crate::sys::unix::{dup_inherited, process_exists};
 use crate::Reactor;
 
@@ -38,10 +39,32 @@ pub trait StreamServerEndpoint {
 /// # Ok::<(), torsion::endpoints::EndpointError>(())
 /// ```
 ///
+/// A `haproxy:` prefix (`haproxy:tcp:8080`) reads a PROXY protocol header (v1 or v2)
+/// first on each connection, and the protocols see the client's address as their peer
+/// (see [`crate::protocols::proxy`]).
+///
 /// # Errors
 /// The string does not parse, or is an `ssl:`/`tls:` endpoint (not supported yet).
 pub fn server_from_string(reactor: &Reactor, input: &str) -> Result<StreamServer, EndpointError> {
+    if let Some(inner) = input.strip_prefix(HAPROXY_PREFIX) {
+        let mut server = StreamServer::new(reactor, ServerEndpoint::parse(inner)?)?;
+        server.proxy_header = true;
+        return Ok(server);
+    }
     StreamServer::new(reactor, ServerEndpoint::parse(input)?)
+}
+
+/// The prefix that makes a server endpoint read a PROXY protocol header first.
+pub const HAPROXY_PREFIX: &str = "haproxy:";
+
+/// Checks a server endpoint string as [`server_from_string`] reads it, `haproxy:`
+/// prefix included, without listening.
+///
+/// # Errors
+/// As [`server_from_string`].
+pub fn check_server_string(input: &str) -> Result<(), EndpointError> {
+    let inner = input.strip_prefix(HAPROXY_PREFIX).unwrap_or(input);
+    ServerEndpoint::parse(inner)?.check_supported()
 }
 
 /// A server endpoint read from a string ([`server_from_string`]).
@@ -53,6 +76,8 @@ pub struct StreamServer {
     reactor: Reactor,
     description: ServerEndpoint,
     listen_fds: Option<ListenFds>,
+    /// `haproxy:`: each connection starts with a PROXY protocol header.
+    proxy_header: bool,
 }
 
 impl StreamServer {
@@ -69,6 +94,7 @@ impl StreamServer {
             reactor: reactor.clone(),
             description,
             listen_fds: None,
+            proxy_header: false,
         })
     }
 
@@ -144,6 +170,10 @@ impl StreamServer {
 
 impl StreamServerEndpoint for StreamServer {
     fn listen(&self, factory: Rc<dyn ProtocolFactory>) -> Deferred<ListeningPort> {
+        let factory: Rc<dyn ProtocolFactory> = match self.proxy_header {
+            true => Rc::new(ProxyFactory::new(factory, self.reactor.clone())),
+            false => factory,
+        };
         match self.listen_now(factory) {
             Ok(port) => succeed(port),
             Err(cause) => fail(ServerError {

@@ -59,6 +59,8 @@ struct Port {
     connections: RefCell<Slab<Weak<Conn>>>,
     /// Waiting for the last connection to close (`lose_connections`).
     drained: RefCell<Vec<Resolver<()>>>,
+    /// Connections accepted so far, for metrics.
+    accepted: Cell<u64>,
     /// A Unix socket's path, removed when the port stops.
     unix_path: Option<PathBuf>,
     /// Run once when the port stops listening (an endpoint's lock file is removed).
@@ -224,6 +226,10 @@ impl PortBackend for Port {
         self.listener.borrow().is_some()
     }
 
+    fn accepted_count(&self) -> u64 {
+        self.accepted.get()
+    }
+
     fn connection_count(&self) -> usize {
         self.connections.borrow().len()
     }
@@ -244,6 +250,27 @@ impl PortBackend for Port {
             conn.lose_connection();
         }
         d
+    }
+
+    fn when_connections_closed(&self) -> Deferred<()> {
+        if self.connections.borrow().is_empty() {
+            return succeed(());
+        }
+        let (d, resolver) = Deferred::new();
+        self.drained.borrow_mut().push(resolver);
+        d
+    }
+
+    fn abort_connections(&self) {
+        let conns: Vec<Rc<Conn>> = self
+            .connections
+            .borrow()
+            .iter()
+            .filter_map(|(_, c)| c.upgrade())
+            .collect();
+        for conn in conns {
+            conn.abort_connection();
+        }
     }
 }
 
@@ -276,6 +303,7 @@ impl Port {
             retry: RefCell::new(None),
             connections: RefCell::new(Slab::new()),
             drained: RefCell::new(Vec::new()),
+            accepted: Cell::new(0),
             unix_path,
             on_stop: RefCell::new(Vec::new()),
         });
@@ -382,6 +410,7 @@ impl Port {
 
     /// Builds a protocol for an accepted socket and starts its connection.
     fn serve(self: &Rc<Self>, socket: Socket, peer: Address) {
+        self.accepted.set(self.accepted.get() + 1);
         let Some(protocol) = self.factory.build_protocol(&peer) else {
             return; // refused: dropping the socket closes it
         };

@@ -38,7 +38,10 @@ use super::{
     connect, listen, Address, ClientFactory, ListenError, ProtocolFactory, TcpConnectOptions,
     TcpListenOptions, Transport, UnixConnectOptions, UnixListenOptions,
 };
-use crate::{defer::Deferred, reactor::Reactor};
+use crate::{
+    defer::{succeed, Deferred},
+    reactor::Reactor,
+};
 
 /// Listening and connecting over stream sockets (Twisted's `IReactorTCP` and
 /// `IReactorUNIX`): implemented by [`Reactor`] with sockets, and by
@@ -193,6 +196,16 @@ pub(crate) trait PortBackend {
     fn is_listening(&self) -> bool;
     fn connection_count(&self) -> usize;
     fn lose_connections(&self) -> Deferred<()>;
+    /// Connections accepted since the port started listening (for metrics).
+    fn accepted_count(&self) -> u64 {
+        0
+    }
+    /// Fires once no connection of the port is open, asking none to close.
+    fn when_connections_closed(&self) -> Deferred<()> {
+        succeed(())
+    }
+    /// Aborts every open connection of the port.
+    fn abort_connections(&self) {}
 }
 
 impl ListeningPort {
@@ -239,6 +252,24 @@ impl ListeningPort {
     /// trigger.
     pub fn lose_connections(&self) -> Deferred<()> {
         self.port.lose_connections()
+    }
+
+    /// How many connections this port accepted since it started listening.
+    pub fn accepted_count(&self) -> u64 {
+        self.port.accepted_count()
+    }
+
+    /// Fires once no connection accepted by this port is open (at once when none is),
+    /// without asking any to close: what a graceful drain waits for while the
+    /// protocols finish their work.
+    pub fn when_connections_closed(&self) -> Deferred<()> {
+        self.port.when_connections_closed()
+    }
+
+    /// Aborts every open connection of this port now, dropping what they buffered
+    /// (`abort_connection`): the end of a drain that ran out of time.
+    pub fn abort_connections(&self) {
+        self.port.abort_connections();
     }
 }
 

@@ -13,4 +13,5 @@
 
 pub mod basic;
 pub mod policies;
+pub mod proxy;
 pub mod wire;

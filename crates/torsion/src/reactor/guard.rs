@@ -59,6 +59,8 @@ pub(crate) struct Watch {
     /// outside `run` and while a callback runs, so that one started elsewhere reads its
     /// own start instead of being blamed for time that was not its own.
     chained: Cell<bool>,
+    /// Stalls reported so far (counted on the slow path only).
+    stalls: Cell<u64>,
 }
 
 /// The reactor's clock: time since the reactor was built, on the system's monotonic
@@ -120,6 +122,7 @@ impl Watch {
             clock,
             now: Cell::new(0),
             chained: Cell::new(false),
+            stalls: Cell::new(0),
         }
     }
 
@@ -152,6 +155,11 @@ impl Watch {
         self.chained.set(false);
     }
 
+    /// How many stalls were reported.
+    pub(crate) fn stalls(&self) -> u64 {
+        self.stalls.get()
+    }
+
     /// Runs `f`; a panic is logged and becomes `None`, a stall is logged.
     #[inline]
     pub(crate) fn run<R>(&self, kind: Kind, site: CallSite, f: impl FnOnce() -> R) -> Option<R> {
@@ -181,6 +189,7 @@ impl Watch {
                 // report the panic alone.
                 let held = ended.saturating_sub(started);
                 if held > threshold && result.is_ok() {
+                    self.stalls.set(self.stalls.get() + 1);
                     report_stall(kind, site, blamed, held, threshold);
                 }
                 result

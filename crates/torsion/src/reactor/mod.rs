@@ -204,6 +204,12 @@ impl Reactor {
         inner.stop_requested.set(true);
     }
 
+    /// How many times a callback held the loop past the stall threshold (each was
+    /// logged): for metrics. Zero with stall reporting off.
+    pub fn stall_count(&self) -> u64 {
+        self.inner.watch.stalls()
+    }
+
     /// True between the end of startup and the `During` phase of shutdown.
     pub fn running(&self) -> bool {
         self.inner.running.get()

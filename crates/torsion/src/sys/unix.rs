@@ -77,3 +77,58 @@ pub(crate) fn process_exists(pid: i32) -> bool {
     let status = unsafe { libc::kill(pid, 0) };
     status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
+
+/// `fork(2)`: `Some(child)` in the parent, `None` in the child. Call it only while the
+/// process has one thread (before a reactor or a thread pool exists): the child gets a
+/// copy of this thread alone.
+pub(crate) fn fork() -> io::Result<Option<u32>> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the caller keeps the
+    // process single-threaded, so no lock is held by a thread the child lacks.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(pid.unsigned_abs())),
+    }
+}
+
+/// `setsid(2)`: a new session without a controlling terminal.
+pub(crate) fn setsid() -> io::Result<()> {
+    // SAFETY: setsid takes no arguments and only changes this process's session.
+    match unsafe { libc::setsid() } {
+        -1 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// Points descriptor `target` (0, 1 or 2) at `file`'s open file (`dup2(2)`).
+pub(crate) fn redirect(file: &std::fs::File, target: RawFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `file` is open for the call; dup2 closes `target` atomically and makes it a
+    // copy, so no descriptor this process owns through a Rust object is closed under it.
+    match unsafe { libc::dup2(file.as_raw_fd(), target) } {
+        -1 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// `setgid(2)` then `setgroups` to that group alone, then `setuid(2)`, for what is given.
+pub(crate) fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    if let Some(gid) = gid {
+        let groups = [gid as libc::gid_t];
+        // SAFETY: `groups` is a live array of one gid, and its length is passed with it.
+        if unsafe { libc::setgroups(1, groups.as_ptr()) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: setgid takes a plain integer and only changes this process's ids.
+        if unsafe { libc::setgid(gid as libc::gid_t) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(uid) = uid {
+        // SAFETY: setuid takes a plain integer and only changes this process's ids.
+        if unsafe { libc::setuid(uid as libc::uid_t) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
