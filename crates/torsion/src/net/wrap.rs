@@ -69,6 +69,12 @@ pub trait ProtocolWrapper: 'static {
         inner.handles_half_close()
     }
 
+    /// The name a stall report gives the pair; the default names `inner`, the user's
+    /// code, rather than the wrapper.
+    fn type_name(&self, inner: &dyn Protocol) -> &'static str {
+        inner.type_name()
+    }
+
     /// The peer will send nothing more; the default tells `inner`.
     fn read_connection_lost(&mut self, inner: &mut dyn Protocol) {
         inner.read_connection_lost();
@@ -136,6 +142,10 @@ impl<W: ProtocolWrapper, P: Protocol> Protocol for Wrapped<W, P> {
         self.wrapper.handles_half_close(&self.inner)
     }
 
+    fn type_name(&self) -> &'static str {
+        self.wrapper.type_name(&self.inner)
+    }
+
     fn read_connection_lost(&mut self) {
         self.wrapper.read_connection_lost(&mut self.inner);
     }
@@ -171,6 +181,10 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
         (**self).handles_half_close()
     }
 
+    fn type_name(&self) -> &'static str {
+        (**self).type_name()
+    }
+
     fn read_connection_lost(&mut self) {
         (**self).read_connection_lost();
     }
@@ -198,6 +212,12 @@ impl<P: Protocol> Protocol for Rc<RefCell<P>> {
 
     fn handles_half_close(&self) -> bool {
         self.borrow().handles_half_close()
+    }
+
+    fn type_name(&self) -> &'static str {
+        // Asked before each call into the protocol: never panic if it is borrowed.
+        self.try_borrow()
+            .map_or(std::any::type_name::<P>(), |p| p.type_name())
     }
 
     fn read_connection_lost(&mut self) {

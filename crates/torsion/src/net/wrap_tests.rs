@@ -199,3 +199,31 @@ fn a_factory_closure_returning_boxes_does_not_box_again() {
     drive(&mut protocol);
     assert_eq!(*log.borrow(), EVERY_CALL);
 }
+
+#[test]
+fn stall_reports_name_the_wrapped_protocol_not_its_box_or_wrapper() {
+    struct Named;
+    impl Protocol for Named {
+        fn data_received(&mut self, _: &[u8]) {}
+    }
+    struct Quiet;
+    impl ProtocolWrapper for Quiet {}
+    let boxed: Box<dyn Protocol> = Box::new(Named);
+    assert!(
+        boxed.type_name().ends_with("::Named"),
+        "{}",
+        boxed.type_name()
+    );
+    let wrapped = Quiet.wrap(boxed);
+    assert!(
+        wrapped.type_name().ends_with("::Named"),
+        "{}",
+        wrapped.type_name()
+    );
+    let shared = Rc::new(RefCell::new(Named));
+    let held = shared.borrow_mut();
+    // Borrowed elsewhere: still a name, no panic.
+    assert!(Protocol::type_name(&shared.clone()).ends_with("::Named"));
+    drop(held);
+    assert!(Protocol::type_name(&shared).ends_with("::Named"));
+}
