@@ -186,6 +186,8 @@ pub struct MultipartParser {
     parts: usize,
     /// Preamble bytes skipped so far.
     skipped: usize,
+    /// Nothing was read yet: the body may open with its delimiter, without a CRLF.
+    at_start: bool,
 }
 
 /// What one state's step did.
@@ -229,6 +231,7 @@ impl MultipartParser {
             limits,
             parts: 0,
             skipped: 0,
+            at_start: true,
         }
     }
 
@@ -279,36 +282,37 @@ impl MultipartParser {
     }
 
     fn preamble<'a>(&mut self, input: &'a [u8]) -> Result<Inner<'a>, MultipartError> {
-        // Invariant: the delimiter starts with the 2-byte CRLF.
-        let dash_boundary = &self.delimiter[2..];
-        if self.skipped == 0
-            && input.len() < dash_boundary.len()
-            && dash_boundary.starts_with(input)
-        {
-            return Ok(Inner::More(0));
-        }
-        if self.skipped == 0 && input.starts_with(dash_boundary) {
-            self.state = State::AfterDelimiter;
-            return Ok(Inner::Advance(dash_boundary.len()));
+        if self.at_start {
+            // Invariant: the delimiter starts with the 2-byte CRLF.
+            let dash_boundary = &self.delimiter[2..];
+            if input.len() < dash_boundary.len() && dash_boundary.starts_with(input) {
+                return Ok(Inner::More(0));
+            }
+            if input.starts_with(dash_boundary) {
+                self.state = State::AfterDelimiter;
+                return Ok(Inner::Advance(dash_boundary.len()));
+            }
+            self.at_start = false; // a preamble: only CRLF + dash-boundary ends it now
         }
         let (found, keep) = find(input, &self.delimiter);
-        match found {
-            Some(at) => {
-                self.state = State::AfterDelimiter;
-                self.skipped += at;
-                Ok(Inner::Advance(at + self.delimiter.len()))
-            }
+        // Counted alike however the body is cut: bytes that may start the delimiter are
+        // counted only once they turn out not to.
+        let (preamble, next) = match found {
+            Some(at) => (at, None),
+            None => (input.len() - keep, Some(input.len() - keep)),
+        };
+        self.skipped += preamble;
+        if self.skipped > self.limits.max_preamble {
+            return Err(MultipartError::NoDelimiter {
+                max: self.limits.max_preamble,
+            });
+        }
+        match next {
             None => {
-                let skip = input.len() - keep;
-                // Never 0 again: a body starting with something else is a preamble.
-                self.skipped += skip.max(1).min(input.len());
-                if self.skipped > self.limits.max_preamble {
-                    return Err(MultipartError::NoDelimiter {
-                        max: self.limits.max_preamble,
-                    });
-                }
-                Ok(Inner::More(skip))
+                self.state = State::AfterDelimiter;
+                Ok(Inner::Advance(preamble + self.delimiter.len()))
             }
+            Some(skip) => Ok(Inner::More(skip)),
         }
     }
 

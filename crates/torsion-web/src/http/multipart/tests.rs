@@ -171,6 +171,19 @@ fn limits_are_enforced_with_413_errors() {
             max: DEFAULT_MAX_PARTS
         }
     );
+    // Past the limit even when the delimiter follows: the same error however it is cut.
+    let mut late = vec![b'p'; DEFAULT_MAX_PREAMBLE + 1];
+    late.extend_from_slice(b"\r\n--b--");
+    let error = all_ways("b", &late).unwrap_err();
+    assert_eq!(
+        error,
+        MultipartError::NoDelimiter {
+            max: DEFAULT_MAX_PREAMBLE
+        }
+    );
+    let mut within = vec![b'p'; DEFAULT_MAX_PREAMBLE];
+    within.extend_from_slice(b"\r\n--b--");
+    assert_eq!(all_ways("b", &within), Ok(vec!["end".to_owned()]));
     let preamble = vec![b'p'; DEFAULT_MAX_PREAMBLE + 10];
     let error = run("b", &[&preamble]).unwrap_err();
     assert_eq!(
