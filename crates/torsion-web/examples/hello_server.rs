@@ -14,7 +14,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT]";
+const USAGE: &str = "[--listen ENDPOINT|PORT]";
 
 /// Answers every path and method the same way.
 struct Hello;
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--listen"]).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8080");
     let reactor = net::reactor()?;
     let site = Site::new(Rc::new(Hello), reactor.clone());
     let draining = site.clone();

@@ -19,7 +19,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT] [--max-delay SECONDS]";
+const USAGE: &str = "[--listen ENDPOINT|PORT] [--max-delay SECONDS]";
 
 const INSULTS: &[&str] = &[
     "Your code has more bugs than a rainforest.",
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode, Failed> {
     let known = ["--listen", "--max-delay"];
     let options = net::options(std::env::args().skip(1), &known).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8080");
     let max_delay = match net::last(&options, "--max-delay") {
         None => Duration::from_secs(5),
         Some(text) => text

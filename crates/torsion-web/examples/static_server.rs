@@ -15,7 +15,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT] [--path DIR] [--listing on|off]";
+const USAGE: &str = "[--listen ENDPOINT|PORT] [--path DIR] [--listing on|off]";
 
 fn main() -> ExitCode {
     // The log an operator reads (RUST_LOG, default info) on standard error.
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode, Failed> {
     let known = ["--listen", "--path", "--listing"];
     let options = net::options(std::env::args().skip(1), &known).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8080");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8080");
     let path = net::last(&options, "--path").unwrap_or(".");
     let listing = match net::last(&options, "--listing").unwrap_or("on") {
         "on" => true,

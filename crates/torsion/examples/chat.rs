@@ -19,7 +19,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT]";
+const USAGE: &str = "[--listen ENDPOINT|PORT]";
 
 /// The clients connected now, by id.
 type Room = Rc<RefCell<Vec<(u64, Lines)>>>;
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--listen"]).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8123");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8123");
     let reactor = net::reactor()?;
     let room = Room::default();
     let next = std::cell::Cell::new(0);

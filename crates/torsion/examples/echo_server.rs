@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `--listen` takes any server endpoint string (`tcp:PORT[:interface=ADDR]`, `tcp6:PORT`,
-//! `unix:PATH`, `systemd:domain=INET:index=0`; default `tcp:8000`).
+//! `unix:PATH`, `systemd:domain=INET:index=0`), or a bare port for 127.0.0.1 only
+//! (default `8000`).
 
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT]";
+const USAGE: &str = "[--listen ENDPOINT|PORT]";
 
 fn main() -> ExitCode {
     // The log an operator reads (RUST_LOG, default info) on standard error.
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--listen"]).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8000");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8000");
     let reactor = net::reactor()?;
     let port = net::service(&reactor, endpoint, Echo::factory()).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))

@@ -19,7 +19,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT] [--user NAME=TEXT]...";
+const USAGE: &str = "[--listen ENDPOINT|PORT] [--user NAME=TEXT]...";
 
 /// Answers one question, then closes.
 struct Finger {
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode, Failed> {
     let options =
         net::options(std::env::args().skip(1), &["--listen", "--user"]).map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:7979");
+    let endpoint = net::last(&options, "--listen").unwrap_or("7979");
     let mut users = HashMap::new();
     for (_, value) in options.iter().filter(|(name, _)| name == "--user") {
         let Some((name, text)) = value.split_once('=') else {

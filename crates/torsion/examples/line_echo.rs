@@ -17,7 +17,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT] [--max-length BYTES]";
+const USAGE: &str = "[--listen ENDPOINT|PORT] [--max-length BYTES]";
 
 /// Sends each line back.
 struct LineEcho;
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode, Failed> {
     let options = net::options(std::env::args().skip(1), &["--listen", "--max-length"])
         .map_err(Failed::Usage)?;
-    let endpoint = net::last(&options, "--listen").unwrap_or("tcp:8001");
+    let endpoint = net::last(&options, "--listen").unwrap_or("8001");
     let max_length = match net::last(&options, "--max-length") {
         Some(text) => text
             .parse()

@@ -27,7 +27,7 @@ use torsion::application::example as net;
 
 use net::Failed;
 
-const USAGE: &str = "[--listen ENDPOINT]";
+const USAGE: &str = "[--listen ENDPOINT|PORT]";
 const RETRY: Duration = Duration::from_millis(100);
 
 /// The example's shared state: its server, the service, and how far it got.

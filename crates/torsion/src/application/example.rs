@@ -70,7 +70,8 @@ pub fn last<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-/// Listens where the endpoint string says, through `server_from_string`: every form
+/// Listens where the endpoint string says (a bare port on loopback only: see
+/// [`listen_endpoint`](super::listen_endpoint)), through `server_from_string`: every form
 /// (`tcp:PORT[:interface=ADDR][:backlog=N]`, `tcp6:...`, `unix:PATH[:mode=][:lockfile=]`,
 /// `systemd:domain=INET:index=0`).
 ///
@@ -81,6 +82,7 @@ pub fn listen(
     endpoint: &str,
     factory: impl ProtocolFactory,
 ) -> Result<ListeningPort, String> {
+    let endpoint = &*super::listen_endpoint(endpoint);
     let server = server_from_string(reactor, endpoint).map_err(|e| e.to_string())?;
     // A string endpoint listens at once: the Deferred has fired.
     match server.listen(factory).try_result() {
@@ -100,6 +102,7 @@ pub fn service(
     endpoint: &str,
     factory: impl ProtocolFactory,
 ) -> Result<ListenService, String> {
+    let endpoint = &*super::listen_endpoint(endpoint);
     let service =
         ListenService::from_string(reactor, endpoint, factory).map_err(|e| e.to_string())?;
     service.privileged_start().map_err(|f| f.to_string())?;

@@ -172,3 +172,22 @@ impl fmt::Debug for ListenService {
             .finish_non_exhaustive()
     }
 }
+
+/// A `--listen` value as an endpoint string: a bare port (`8080`) listens on the loopback
+/// interface only (`tcp:8080:interface=127.0.0.1`), so a quick test server is not
+/// published to the network by accident; anything else is an endpoint string as it is
+/// (`tcp:8080` listens on every interface).
+///
+/// ```
+/// use torsion::application::listen_endpoint;
+/// assert_eq!(listen_endpoint("8080"), "tcp:8080:interface=127.0.0.1");
+/// assert_eq!(listen_endpoint("tcp:8080"), "tcp:8080");
+/// ```
+pub fn listen_endpoint(value: &str) -> std::borrow::Cow<'_, str> {
+    let bare = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    if bare {
+        std::borrow::Cow::Owned(format!("tcp:{value}:interface=127.0.0.1"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}

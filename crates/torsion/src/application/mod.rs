@@ -55,7 +55,7 @@ use std::cell::Cell;
 use crate::defer::{Deferred, Failure};
 use crate::net::{Address, ListeningPort};
 
-pub use listen::ListenService;
+pub use listen::{listen_endpoint, ListenService};
 pub use multi::MultiService;
 pub use runner::{Runner, DEFAULT_DRAIN_TIMEOUT};
 pub use timer::TimerService;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
-use torsion::application::{ListenService, MultiService, Service};
+use torsion::application::{listen_endpoint, ListenService, MultiService, Service};
 use torsion::endpoints::{check_server_string, client_from_string, ClientEndpoint};
 use torsion::net::{factory_fn, Protocol, ProtocolFactory};
 use torsion::protocols::basic::{LineProtocol, LineReceiver, Lines};
@@ -133,10 +133,12 @@ impl fmt::Debug for dyn Plugin {
     }
 }
 
-/// Checks a server endpoint string on the command line (a `haproxy:` prefix included).
+/// Checks a server endpoint string on the command line (a `haproxy:` prefix included);
+/// a bare port listens on 127.0.0.1 only ([`listen_endpoint`]).
 pub fn server_endpoint(value: &str) -> Result<String, String> {
-    check_server_string(value)
-        .map(|()| value.to_owned())
+    let value = listen_endpoint(value);
+    check_server_string(&value)
+        .map(|()| value.into_owned())
         .map_err(|e| e.to_string())
 }
 
@@ -182,8 +184,8 @@ struct WebOptions {
     /// The directory to serve.
     #[arg(long, value_name = "DIR", default_value = ".")]
     path: PathBuf,
-    /// Where to listen (an endpoint string; repeatable).
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8080", value_parser = server_endpoint)]
+    /// Where to listen: an endpoint string, or a bare port for 127.0.0.1 only (repeatable).
+    #[arg(long, value_name = "ENDPOINT", default_value = "8080", value_parser = server_endpoint)]
     listen: Vec<String>,
     /// List the contents of directories without an index.html.
     #[arg(long)]
@@ -207,8 +209,8 @@ fn web(reactor: &Reactor, options: WebOptions) -> Result<Rc<dyn Service>, Failur
 /// Options of plugins that only listen.
 #[derive(Debug, Args)]
 struct ListenOptions {
-    /// Where to listen (an endpoint string; repeatable).
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8000", value_parser = server_endpoint)]
+    /// Where to listen: an endpoint string, or a bare port for 127.0.0.1 only (repeatable).
+    #[arg(long, value_name = "ENDPOINT", default_value = "8000", value_parser = server_endpoint)]
     listen: Vec<String>,
 }
 
@@ -225,8 +227,8 @@ fn echo(reactor: &Reactor, options: ListenOptions) -> Result<Rc<dyn Service>, Fa
 /// `torsiond finger`'s options.
 #[derive(Debug, Args)]
 struct FingerOptions {
-    /// Where to listen (an endpoint string; repeatable).
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp:7979", value_parser = server_endpoint)]
+    /// Where to listen: an endpoint string, or a bare port for 127.0.0.1 only (repeatable).
+    #[arg(long, value_name = "ENDPOINT", default_value = "7979", value_parser = server_endpoint)]
     listen: Vec<String>,
     /// A user and the text to answer for them (repeatable).
     #[arg(long, value_name = "NAME=TEXT", value_parser = user_entry)]
@@ -268,8 +270,8 @@ fn finger(reactor: &Reactor, options: FingerOptions) -> Result<Rc<dyn Service>, 
 /// `torsiond portforward`'s options.
 #[derive(Debug, Args)]
 struct PortForwardOptions {
-    /// Where to listen (an endpoint string; repeatable).
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8000", value_parser = server_endpoint)]
+    /// Where to listen: an endpoint string, or a bare port for 127.0.0.1 only (repeatable).
+    #[arg(long, value_name = "ENDPOINT", default_value = "8000", value_parser = server_endpoint)]
     listen: Vec<String>,
     /// Where to relay each connection (a client endpoint string: `tcp:HOST:PORT`).
     #[arg(long, value_name = "ENDPOINT", required = true, value_parser = client_endpoint)]
@@ -309,8 +311,8 @@ impl Resource for Hello {
 /// `torsiond hello`'s options.
 #[derive(Debug, Args)]
 struct HelloOptions {
-    /// Where to listen (an endpoint string; repeatable).
-    #[arg(long, value_name = "ENDPOINT", default_value = "tcp:8080", value_parser = server_endpoint)]
+    /// Where to listen: an endpoint string, or a bare port for 127.0.0.1 only (repeatable).
+    #[arg(long, value_name = "ENDPOINT", default_value = "8080", value_parser = server_endpoint)]
     listen: Vec<String>,
 }
 
