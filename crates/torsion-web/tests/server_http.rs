@@ -316,6 +316,38 @@ fn missing_resources_and_methods_are_404_and_405_with_allow() {
 }
 
 #[test]
+fn options_lists_the_methods_and_trace_is_refused() {
+    with_server(site(), |addr| {
+        let mut client = Reader::connect(addr);
+        client.send(b"OPTIONS /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = client.response();
+        assert_eq!((response.status, response.body.len()), (204, 0));
+        assert_eq!(
+            response.header("allow").as_deref(),
+            Some("POST, PUT, OPTIONS")
+        );
+        client.send(b"OPTIONS /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = client.response();
+        assert_eq!(
+            response.header("allow").as_deref(),
+            Some("GET, HEAD, OPTIONS")
+        );
+        client.send(b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = client.response();
+        assert_eq!(response.status, 204);
+        assert!(response
+            .header("allow")
+            .is_some_and(|a| a.contains("OPTIONS")));
+        client.send(b"TRACE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        let response = client.response();
+        assert_eq!(response.status, 405);
+        assert_eq!(response.header("allow").as_deref(), Some("GET, HEAD"));
+        client.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(client.response().status, 200, "the connection stays usable");
+    });
+}
+
+#[test]
 fn a_panicking_resource_gets_500_for_that_request_only() {
     let (result, logs) = torsion::testing::capture_logs(|| {
         with_server(site(), |addr| {

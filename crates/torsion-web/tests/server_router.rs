@@ -107,6 +107,13 @@ fn bad_parameters_missing_routes_and_wrong_methods_get_their_status() {
         let put_only = get(&mut client, "GET", "/items/x");
         assert_eq!(put_only.status, 405);
         assert_eq!(put_only.header("allow").as_deref(), Some("PUT, PATCH"));
+        let options = get(&mut client, "OPTIONS", "/users/42");
+        assert_eq!(options.status, 204);
+        assert_eq!(
+            options.header("allow").as_deref(),
+            Some("GET, DELETE, HEAD, OPTIONS")
+        );
+        assert_eq!(get(&mut client, "TRACE", "/users/42").status, 405);
         let mounted = get(&mut client, "POST", "/legacy/old");
         assert_eq!(mounted.status, 405);
         assert_eq!(mounted.header("allow").as_deref(), Some("GET, HEAD"));

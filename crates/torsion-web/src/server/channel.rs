@@ -227,6 +227,12 @@ impl Channel {
             }
         };
         let allowed = resource.allowed_methods();
+        if request.method() == "OPTIONS" && !allowed.contains(&"OPTIONS") {
+            // RFC 9110 §9.3.7, for `OPTIONS /path` and `OPTIONS *` alike: what this
+            // resource (the root, for `*`) allows, with no body.
+            answer_options(&request, allowed);
+            return self.answer_early(&request, Render::from(""));
+        }
         if !method_allowed(allowed, request.method()) {
             request.set_header("Allow", allow_value(allowed));
             let render = error_render(&request, 405, "Method Not Allowed", "Method not allowed.");
@@ -626,4 +632,15 @@ impl Channel {
         self.execute(action);
         self.arm_timer(now);
     }
+}
+
+/// Sets a 204 with `Allow` (OPTIONS added) for an `OPTIONS` request the resource does not
+/// answer itself.
+pub(crate) fn answer_options(request: &Request, allowed: &[&'static str]) {
+    let allow = match allow_value(allowed) {
+        none if none.is_empty() => "OPTIONS".to_owned(),
+        some => format!("{some}, OPTIONS"),
+    };
+    request.set_header("Allow", allow);
+    request.set_status(204);
 }

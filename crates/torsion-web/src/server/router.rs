@@ -497,6 +497,10 @@ impl Resource for Router {
         match self.dispatch(request.method(), &segments) {
             Dispatch::Handler(handler, params) => handler.call(request, &params),
             Dispatch::Mounted(resource, consumed) => render_mounted(resource, request, consumed),
+            Dispatch::MethodNotAllowed(methods) if request.method() == "OPTIONS" => {
+                super::channel::answer_options(request, &methods);
+                Render::from("")
+            }
             Dispatch::MethodNotAllowed(methods) => {
                 request.set_header("Allow", allow_value(&methods));
                 error_render(request, 405, "Method Not Allowed", "Method not allowed.")

@@ -427,12 +427,19 @@ fn a_bare_port_listens_on_loopback_only() {
     use super::listen_endpoint;
     assert_eq!(listen_endpoint("8080"), "tcp:8080:interface=127.0.0.1");
     assert_eq!(listen_endpoint("0"), "tcp:0:interface=127.0.0.1");
-    for explicit in ["tcp:8080", "tcp6:80", "unix:/tmp/s", "8080x", "", "haproxy:tcp:1"] {
+    for explicit in [
+        "tcp:8080",
+        "tcp6:80",
+        "unix:/tmp/s",
+        "8080x",
+        "",
+        "haproxy:tcp:1",
+    ] {
         assert_eq!(listen_endpoint(explicit), explicit);
     }
     let reactor = crate::Reactor::new().unwrap();
-    let port = super::example::listen(&reactor, "0", crate::protocols::wire::Echo::factory())
-        .unwrap();
+    let port =
+        super::example::listen(&reactor, "0", crate::protocols::wire::Echo::factory()).unwrap();
     match port.address() {
         crate::net::Address::Tcp(addr) => assert!(addr.ip().is_loopback(), "{addr}"),
         other => panic!("a TCP port, not {other}"),
