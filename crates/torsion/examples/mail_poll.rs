@@ -22,27 +22,9 @@ use torsion::{
 };
 
 fn main() -> ExitCode {
-    let args = match mail::parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("mail_poll: {message}");
-            eprintln!("usage: mail_poll {}", mail::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    let reactor = match Reactor::new() {
-        Ok(reactor) => reactor,
-        Err(e) => {
-            eprintln!("mail_poll: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (path, _cleanup) = match mail::mailbox(&args, &reactor) {
-        Ok(mailbox) => mailbox,
-        Err(e) => {
-            eprintln!("mail_poll: create a mailbox: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (args, reactor, path, _cleanup) = match mail::start("mail_poll") {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     println!("waiting for mail");
     let mut mail = wait_for_mail(&reactor, path.clone(), args.interval);

@@ -24,27 +24,9 @@ use torsion::defer::ok;
 use torsion::{task::defer_later, Failure, Reactor};
 
 fn main() -> ExitCode {
-    let args = match mail::parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("mail_poll_async: {message}");
-            eprintln!("usage: mail_poll_async {}", mail::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    let reactor = match Reactor::new() {
-        Ok(reactor) => reactor,
-        Err(e) => {
-            eprintln!("mail_poll_async: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (path, _cleanup) = match mail::mailbox(&args, &reactor) {
-        Ok(mailbox) => mailbox,
-        Err(e) => {
-            eprintln!("mail_poll_async: create a mailbox: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (args, reactor, path, _cleanup) = match mail::start("mail_poll_async") {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     println!("waiting for mail");
     let mut mail = reactor.ensure_deferred({

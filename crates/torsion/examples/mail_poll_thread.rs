@@ -28,30 +28,12 @@ use std::{
     time::Duration,
 };
 
-use torsion::{threads::defer_to_thread, Failure, Reactor};
+use torsion::{threads::defer_to_thread, Failure};
 
 fn main() -> ExitCode {
-    let args = match mail::parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("mail_poll_thread: {message}");
-            eprintln!("usage: mail_poll_thread {}", mail::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    let reactor = match Reactor::new() {
-        Ok(reactor) => reactor,
-        Err(e) => {
-            eprintln!("mail_poll_thread: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (path, _cleanup) = match mail::mailbox(&args, &reactor) {
-        Ok(mailbox) => mailbox,
-        Err(e) => {
-            eprintln!("mail_poll_thread: create a mailbox: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (args, reactor, path, _cleanup) = match mail::start("mail_poll_thread") {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     println!("waiting for mail");
     let give_up = Arc::new(AtomicBool::new(false));

@@ -1,9 +1,10 @@
-//! What `mail_poll` and `mail_poll_async` share: their arguments, the sample mail they
+//! What `mail_poll`, `mail_poll_async` and `mail_poll_thread` share: their arguments, the sample mail they
 //! deliver when no `--path` is given, and how they print what arrived.
 
 use std::{
     fs, io,
     path::{Path, PathBuf},
+    process::ExitCode,
     time::Duration,
 };
 
@@ -24,6 +25,26 @@ pub struct Args {
 }
 
 pub const USAGE: &str = "[--path FILE] [--interval SECONDS] [--timeout SECONDS]";
+
+/// What every mail poller starts with: its arguments, a reactor, and the mailbox to
+/// watch (and the directory to remove after, for the sample one). On a problem, the
+/// message is printed under `name` and the exit code to return comes back.
+pub fn start(name: &str) -> Result<(Args, Reactor, PathBuf, Option<TempDir>), ExitCode> {
+    let args = parse_args(std::env::args().skip(1)).map_err(|message| {
+        eprintln!("{name}: {message}");
+        eprintln!("usage: {name} {USAGE}");
+        ExitCode::from(2)
+    })?;
+    let reactor = Reactor::new().map_err(|e| {
+        eprintln!("{name}: {e}");
+        ExitCode::FAILURE
+    })?;
+    let (path, cleanup) = mailbox(&args, &reactor).map_err(|e| {
+        eprintln!("{name}: create a mailbox: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((args, reactor, path, cleanup))
+}
 
 /// Reads the arguments (`--name VALUE` or `--name=VALUE`).
 pub fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
