@@ -21,7 +21,7 @@
 //! is buffered, and only then is writability watched.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     fmt,
     io::{self, IoSlice, Read},
     net::Shutdown,
@@ -34,6 +34,7 @@ use socket2::Socket;
 
 use super::{
     buffer::{with_read_buffer, READ_BUFFER_SIZE},
+    reentry::Reentry,
     stream_state::{Action, Overflow, Registered, StreamState},
     Address, CloseReason, ConnectionLost, Producer, ProducerAlreadyRegistered, Protocol, Transport,
     WriteLimits,
@@ -59,9 +60,8 @@ pub(crate) struct Conn {
     peer: Address,
     state: RefCell<Io>,
     protocol: RefCell<Option<Box<dyn Protocol>>>,
-    /// How many protocol or producer calls are running; `settle` waits for zero.
-    busy: Cell<u32>,
-    settle_scheduled: Cell<bool>,
+    /// Running protocol calls and a due settle (see `net::reentry`).
+    reentry: Reentry,
     on_close: RefCell<Option<OnClose>>,
     /// Self-reference while open: the reactor's handler holds only a `Weak`.
     keep: RefCell<Option<Rc<Conn>>>,
@@ -114,8 +114,7 @@ impl Conn {
                 stream: StreamState::default(),
             }),
             protocol: RefCell::new(Some(protocol)),
-            busy: Cell::new(0),
-            settle_scheduled: Cell::new(false),
+            reentry: Reentry::default(),
             on_close: RefCell::new(on_close),
             keep: RefCell::new(None),
         });
@@ -132,7 +131,7 @@ impl Conn {
             return;
         }
         {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             if readiness.is_writable() || readiness.is_error() {
                 self.flush();
             }
@@ -224,7 +223,7 @@ impl Conn {
             st.stream.after_drain()
         };
         if let Some(producer) = resume {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             producer.resume_producing();
         }
     }
@@ -232,7 +231,7 @@ impl Conn {
     /// Does what the state asks for: close, shut the write side, feed a pull producer;
     /// then watches the socket for what is wanted next. Runs only outside callbacks.
     fn settle(&self) {
-        if self.busy.get() > 0 {
+        if self.reentry.is_busy() {
             return;
         }
         loop {
@@ -248,7 +247,7 @@ impl Conn {
                 }
                 Action::ShutWrite => self.shut_write(),
                 Action::Pull(producer) => {
-                    let _busy = Busy::enter(&self.busy);
+                    let _busy = self.reentry.enter();
                     producer.resume_producing();
                 }
             }
@@ -293,7 +292,7 @@ impl Conn {
             }
         }
         if let Some(producer) = producer {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             producer.stop();
         }
         self.call_protocol(|p| p.connection_lost(reason.clone()));
@@ -309,7 +308,7 @@ impl Conn {
 
     /// Calls the protocol; a panic closes this connection with the panic as the reason.
     fn call_protocol<R>(&self, f: impl FnOnce(&mut dyn Protocol) -> R) -> Option<R> {
-        let _busy = Busy::enter(&self.busy);
+        let _busy = self.reentry.enter();
         let Ok(mut slot) = self.protocol.try_borrow_mut() else {
             tracing::error!(peer = %self.peer, "protocol called while it was running: call dropped");
             return None;
@@ -345,7 +344,7 @@ impl Conn {
     /// After a transport method changed the state: act now if no callback is running
     /// (interest only), or on the next turn (anything that calls the protocol).
     fn changed(&self) {
-        if self.busy.get() > 0 {
+        if self.reentry.is_busy() {
             return;
         }
         if self.state.borrow().stream.needs_settle() {
@@ -356,16 +355,12 @@ impl Conn {
     }
 
     fn schedule_settle(&self) {
-        if self.settle_scheduled.replace(true) {
-            return;
-        }
-        let me = self.me.clone();
-        self.reactor.call_later(Duration::ZERO, move || {
-            if let Some(conn) = me.upgrade() {
-                conn.settle_scheduled.set(false);
-                conn.settle();
-            }
-        });
+        self.reentry.schedule(
+            &self.reactor,
+            self.me.clone(),
+            |conn| &conn.reentry,
+            |conn| conn.settle(),
+        );
     }
 
     /// Registers, reregisters or deregisters the socket for what the state wants.
@@ -583,22 +578,6 @@ impl fmt::Debug for Conn {
             .field("write", &st.stream.write_side())
             .field("closed", &st.stream.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-/// Counts a running callback; the count drops again even if the callback unwinds.
-struct Busy<'a>(&'a Cell<u32>);
-
-impl<'a> Busy<'a> {
-    fn enter(count: &'a Cell<u32>) -> Busy<'a> {
-        count.set(count.get() + 1);
-        Busy(count)
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
     }
 }
 

@@ -72,6 +72,7 @@ mod multicast;
 mod network;
 mod options;
 mod protocol;
+mod reentry;
 pub mod stream;
 mod stream_state;
 mod transport;
@@ -91,6 +92,7 @@ pub use options::{
     TcpConnectOptions, TcpListenOptions, UnixConnectOptions, UnixListenOptions, DEFAULT_BACKLOG,
 };
 pub use protocol::{factory_fn, ClientFactory, CloseReason, FnFactory, Protocol, ProtocolFactory};
+pub(crate) use reentry::Reentry;
 pub use transport::{
     Producer, ProducerAlreadyRegistered, PullProducer, PushProducer, Transport, WriteLimits,
     DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_MAX_WRITE_BUFFER,

@@ -11,7 +11,7 @@
 //! at once; what it pushed back waits in a `WriteBuffer` bounded by [`WriteLimits`].
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     collections::VecDeque,
     fmt,
     fs::File,
@@ -24,7 +24,7 @@ use std::{
 
 use super::{ProcessExit, ProcessProtocol, SignalError};
 use crate::{
-    net::{with_read_buffer, Producer, WriteBuffer, WriteLimits, READ_BUFFER_SIZE},
+    net::{with_read_buffer, Producer, Reentry, WriteBuffer, WriteLimits, READ_BUFFER_SIZE},
     reactor::{guard::panic_message, Interest, IoToken, Reactor, Readiness},
     sys::process::{kill, write_no_sigpipe},
 };
@@ -49,9 +49,8 @@ pub(crate) struct Process {
     program: String,
     state: RefCell<State>,
     protocol: RefCell<Option<Box<dyn ProcessProtocol>>>,
-    /// How many protocol or producer calls are running; `settle` waits for zero.
-    busy: Cell<u32>,
-    settle_scheduled: Cell<bool>,
+    /// Running protocol calls and a due settle (see `net::reentry`).
+    reentry: Reentry,
     /// Self-reference until the protocol heard `process_ended`.
     keep: RefCell<Option<Rc<Process>>>,
 }
@@ -276,8 +275,7 @@ impl Process {
                 ..State::default()
             }),
             protocol: RefCell::new(Some(protocol)),
-            busy: Cell::new(0),
-            settle_scheduled: Cell::new(false),
+            reentry: Reentry::default(),
             keep: RefCell::new(None),
         });
         *process.keep.borrow_mut() = Some(process.clone());
@@ -310,7 +308,7 @@ impl Process {
 
     fn on_ready(&self, index: usize, readiness: Readiness) {
         {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             if readiness.is_writable() || readiness.is_error() {
                 self.flush(index);
             }
@@ -414,7 +412,7 @@ impl Process {
             self.drop_role(index, Role::Write);
         }
         if let Some(producer) = resume.0 {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             producer.resume_producing();
         }
     }
@@ -551,7 +549,7 @@ impl Process {
     /// Tells the protocol what happened, then watches the pipes for what is wanted next.
     /// Runs only outside callbacks.
     fn settle(&self) {
-        if self.busy.get() > 0 {
+        if self.reentry.is_busy() {
             return;
         }
         loop {
@@ -573,7 +571,7 @@ impl Process {
                 }
                 Action::Pull(producer) => {
                     {
-                        let _busy = Busy::enter(&self.busy);
+                        let _busy = self.reentry.enter();
                         producer.resume_producing();
                     }
                     // Ask again next turn: a producer that always writes must not hold
@@ -590,7 +588,7 @@ impl Process {
     fn end(&self, exit: ProcessExit) {
         let producer = self.state.borrow_mut().producer.take();
         if let Some(producer) = producer {
-            let _busy = Busy::enter(&self.busy);
+            let _busy = self.reentry.enter();
             producer.stop();
         }
         self.call_protocol(|p| p.process_ended(exit));
@@ -603,7 +601,7 @@ impl Process {
     /// Calls the protocol; a panic is logged and closes the child's descriptors (the
     /// child runs on; the protocol still hears the exit).
     fn call_protocol<R>(&self, f: impl FnOnce(&mut dyn ProcessProtocol) -> R) -> Option<R> {
-        let _busy = Busy::enter(&self.busy);
+        let _busy = self.reentry.enter();
         let Ok(mut slot) = self.protocol.try_borrow_mut() else {
             tracing::error!(target: "torsion::process", pid = self.pid, "process protocol called while it was running: call dropped");
             return None;
@@ -631,7 +629,7 @@ impl Process {
     /// After a transport method changed the state: act now if no callback is running
     /// (interest only), or on the next turn (anything that calls the protocol).
     fn changed(&self) {
-        if self.busy.get() > 0 {
+        if self.reentry.is_busy() {
             return;
         }
         if self.state.borrow().needs_settle() {
@@ -642,16 +640,12 @@ impl Process {
     }
 
     fn schedule_settle(&self) {
-        if self.settle_scheduled.replace(true) {
-            return;
-        }
-        let me = self.me.clone();
-        self.reactor.call_later(Duration::ZERO, move || {
-            if let Some(process) = me.upgrade() {
-                process.settle_scheduled.set(false);
-                process.settle();
-            }
-        });
+        self.reentry.schedule(
+            &self.reactor,
+            self.me.clone(),
+            |process| &process.reentry,
+            |process| process.settle(),
+        );
     }
 
     /// Registers, reregisters or deregisters each pipe for what the state wants.
@@ -891,19 +885,4 @@ enum Step {
     Stop,
     Again,
     Failed(io::Error),
-}
-
-struct Busy<'a>(&'a Cell<u32>);
-
-impl<'a> Busy<'a> {
-    fn enter(count: &'a Cell<u32>) -> Busy<'a> {
-        count.set(count.get() + 1);
-        Busy(count)
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
-    }
 }
