@@ -1,21 +1,11 @@
 //! [`run_test`] and [`run_test_on`]: a test body returning a Deferred or a future, run
 //! on a reactor with trial's checks (deadline, logged errors, clean reactor).
 
-use std::{
-    cell::RefCell,
-    future::IntoFuture,
-    rc::Rc,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        mpsc, Arc,
-    },
-    thread,
-    time::Duration,
-};
+use std::{cell::RefCell, future::IntoFuture, rc::Rc, time::Duration};
 
 use tracing::Level;
 
-use super::{capture_logs, check_clean, CapturedEvent};
+use super::{capture_logs, check_clean, watchdog::run_with_deadline, CapturedEvent};
 use crate::{
     defer::{ok, Failure},
     Reactor,
@@ -145,28 +135,6 @@ where
         Some(value) if problems.is_empty() => value,
         _ => panic!("run_test: the test failed:\n  {}", problems.join("\n  ")),
     }
-}
-
-/// Runs `reactor` until it stops or `timeout` passes (then a watchdog thread stops it);
-/// true if the watchdog had to.
-fn run_with_deadline(reactor: &Reactor, timeout: Duration) -> bool {
-    let (done, wait) = mpsc::channel::<()>();
-    let handle = reactor.handle();
-    let fired = Arc::new(AtomicBool::new(false));
-    let watchdog = thread::spawn({
-        let fired = fired.clone();
-        move || {
-            if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
-                fired.store(true, Ordering::Release);
-                handle.stop();
-            }
-        }
-    });
-    reactor.run();
-    let _ = done.send(());
-    // The watchdog thread only waits and sends a stop: it cannot panic.
-    let _ = watchdog.join();
-    fired.load(Ordering::Acquire)
 }
 
 #[cfg(test)]

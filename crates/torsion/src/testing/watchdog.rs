@@ -28,13 +28,22 @@ use crate::Reactor;
 /// # Panics
 /// When the watchdog had to stop the reactor.
 pub fn run_with_watchdog(reactor: &Reactor, limit: Duration) {
+    assert!(
+        !run_with_deadline(reactor, limit),
+        "the watchdog had to stop the reactor after {limit:?}"
+    );
+}
+
+/// Runs `reactor` until it stops or `timeout` passes (then a watchdog thread stops it);
+/// true if the watchdog had to.
+pub(crate) fn run_with_deadline(reactor: &Reactor, timeout: Duration) -> bool {
     let (done, wait) = mpsc::channel::<()>();
     let handle = reactor.handle();
     let fired = Arc::new(AtomicBool::new(false));
     let watchdog = thread::spawn({
         let fired = fired.clone();
         move || {
-            if wait.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+            if wait.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
                 fired.store(true, Ordering::Release);
                 handle.stop();
             }
@@ -44,8 +53,5 @@ pub fn run_with_watchdog(reactor: &Reactor, limit: Duration) {
     let _ = done.send(());
     // The watchdog thread only waits and sends a stop: it cannot panic.
     let _ = watchdog.join();
-    assert!(
-        !fired.load(Ordering::Acquire),
-        "the watchdog had to stop the reactor after {limit:?}"
-    );
+    fired.load(Ordering::Acquire)
 }
