@@ -8,34 +8,15 @@
 //!
 //! Users come from `--user NAME=TEXT` (repeatable); anyone else is `No such user`.
 
-use std::{collections::HashMap, process::ExitCode, rc::Rc};
+use std::{collections::HashMap, process::ExitCode};
 
-use torsion::{
-    net::factory_fn,
-    protocols::basic::{LineProtocol, LineReceiver, Lines},
-};
+use torsion::protocols::finger::Finger;
 
 use torsion::application::example as net;
 
 use net::Failed;
 
 const USAGE: &str = "[--listen ENDPOINT|PORT] [--user NAME=TEXT]...";
-
-/// Answers one question, then closes.
-struct Finger {
-    users: Rc<HashMap<Vec<u8>, String>>,
-}
-
-impl LineReceiver for Finger {
-    fn line_received(&mut self, lines: &Lines, user: &[u8]) {
-        let answer = match self.users.get(user) {
-            Some(text) => text.as_bytes(),
-            None => b"No such user",
-        };
-        lines.send_line(answer);
-        lines.transport().lose_connection();
-    }
-}
 
 fn main() -> ExitCode {
     // The log an operator reads (RUST_LOG, default info) on standard error.
@@ -59,16 +40,9 @@ fn run() -> Result<ExitCode, Failed> {
                 "--user {value:?}: expected NAME=TEXT"
             )));
         };
-        users.insert(name.as_bytes().to_vec(), text.to_owned());
+        users.insert(name.to_owned(), text.to_owned());
     }
-    let users = Rc::new(users);
     let reactor = net::reactor()?;
-    let factory = factory_fn(move |_| {
-        let finger = Finger {
-            users: users.clone(),
-        };
-        Some(LineProtocol::new(finger))
-    });
-    let port = net::service(&reactor, endpoint, factory).map_err(Failed::Run)?;
+    let port = net::service(&reactor, endpoint, Finger::factory(users)).map_err(Failed::Run)?;
     Ok(net::serve(&reactor, port))
 }

@@ -7,11 +7,14 @@
 //! assert_eq!(lines.next_frame(), Ok(Some(LineFrame::Line(&b"finger alice"[..]))));
 //! ```
 //!
-//! Only [`basic`] exists so far: the sans-IO framing cores that the `Protocol` adapters
-//! (`LineReceiver`, `NetstringReceiver`, `Int32StringReceiver`, ...) will wrap once the
-//! reactor's `Protocol` and `Transport` traits land.
+//! - [`basic`]: the sans-IO framing cores (lines, length prefixes, netstrings) and their
+//!   one `Protocol` adapter, [`basic::Framed`];
+//! - [`policies`]: idle timeouts and connection limits, as protocol and factory wrappers;
+//! - [`proxy`]: the PROXY protocol (v1 and v2) in front of any protocol (`haproxy:`);
+//! - [`wire`]: echo, discard, chargen, daytime; [`finger`]: the talks' finger server.
 
 pub mod basic;
+pub mod finger;
 pub mod policies;
 pub mod proxy;
 pub mod wire;

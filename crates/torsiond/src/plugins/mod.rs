@@ -3,7 +3,6 @@
 
 mod portforward;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -11,8 +10,8 @@ use std::rc::Rc;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use torsion::application::{listen_endpoint, ListenService, MultiService, Service};
 use torsion::endpoints::{check_server_string, client_from_string, ClientEndpoint};
-use torsion::net::{factory_fn, Protocol, ProtocolFactory};
-use torsion::protocols::basic::{LineProtocol, LineReceiver, Lines};
+use torsion::net::ProtocolFactory;
+use torsion::protocols::finger::Finger;
 use torsion::protocols::wire::Echo;
 use torsion::{Failure, Reactor};
 use torsion_web::server::{File, Render, Request, Resource, Site};
@@ -235,35 +234,8 @@ struct FingerOptions {
     user: Vec<(String, String)>,
 }
 
-/// Answers one question, then closes (the finger server of the Twisted talks).
-struct Finger {
-    users: Rc<HashMap<Vec<u8>, String>>,
-}
-
-impl LineReceiver for Finger {
-    fn line_received(&mut self, lines: &Lines, user: &[u8]) {
-        let answer = match self.users.get(user) {
-            Some(text) => text.as_bytes(),
-            None => b"No such user",
-        };
-        lines.send_line(answer);
-        lines.transport().lose_connection();
-    }
-}
-
 fn finger(reactor: &Reactor, options: FingerOptions) -> Result<Rc<dyn Service>, Failure> {
-    let users: HashMap<Vec<u8>, String> = options
-        .user
-        .into_iter()
-        .map(|(name, text)| (name.into_bytes(), text))
-        .collect();
-    let users = Rc::new(users);
-    let factory = factory_fn(move |_| {
-        let finger = Finger {
-            users: users.clone(),
-        };
-        Some(Box::new(LineProtocol::new(finger)) as Box<dyn Protocol>)
-    });
+    let factory = Finger::factory(options.user.into_iter().collect());
     listen_all(reactor, "finger", &options.listen, Rc::new(factory), None)
 }
 
