@@ -25,7 +25,9 @@ use torsion::{DelayedCall, Failure};
 use super::html::error_page;
 use super::incoming_request::Request;
 use super::path::{decode_segment, raw_segments};
-use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
+use super::resource::{
+    allow_value, answer_options, error_render, method_allowed, not_found, Render, Resource,
+};
 use super::SiteInner;
 use crate::http::server_conn::{
     Action, BodyWrite, Ending, Finished, Flow, Input, Next, Rejection, ResponsePlan, Route,
@@ -632,15 +634,4 @@ impl Channel {
         self.execute(action);
         self.arm_timer(now);
     }
-}
-
-/// Sets a 204 with `Allow` (OPTIONS added) for an `OPTIONS` request the resource does not
-/// answer itself.
-pub(crate) fn answer_options(request: &Request, allowed: &[&'static str]) {
-    let allow = match allow_value(allowed) {
-        none if none.is_empty() => "OPTIONS".to_owned(),
-        some => format!("{some}, OPTIONS"),
-    };
-    request.set_header("Allow", allow);
-    request.set_status(204);
 }

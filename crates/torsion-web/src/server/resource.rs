@@ -248,6 +248,17 @@ pub(crate) fn allow_value(allowed: &[&str]) -> String {
     methods.join(", ")
 }
 
+/// Sets a 204 with `Allow` (OPTIONS added) for an `OPTIONS` request the resource does not
+/// answer itself.
+pub(crate) fn answer_options(request: &Request, allowed: &[&'static str]) {
+    let allow = match allow_value(allowed) {
+        none if none.is_empty() => "OPTIONS".to_owned(),
+        some => format!("{some}, OPTIONS"),
+    };
+    request.set_header("Allow", allow);
+    request.set_status(204);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

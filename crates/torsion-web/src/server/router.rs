@@ -52,7 +52,9 @@ use std::str::FromStr;
 
 use super::incoming_request::Request;
 use super::path::percent_decode;
-use super::resource::{allow_value, error_render, method_allowed, not_found, Render, Resource};
+use super::resource::{
+    allow_value, answer_options, error_render, method_allowed, not_found, Render, Resource,
+};
 
 /// Every method a router lets through to its own matching (its routes decide 405).
 const ALL_METHODS: &[&str] = &[
@@ -498,7 +500,7 @@ impl Resource for Router {
             Dispatch::Handler(handler, params) => handler.call(request, &params),
             Dispatch::Mounted(resource, consumed) => render_mounted(resource, request, consumed),
             Dispatch::MethodNotAllowed(methods) if request.method() == "OPTIONS" => {
-                super::channel::answer_options(request, &methods);
+                answer_options(request, &methods);
                 Render::from("")
             }
             Dispatch::MethodNotAllowed(methods) => {
