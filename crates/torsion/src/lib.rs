@@ -27,8 +27,10 @@
 //! ```text
 //! application   Service trees and the Runner that starts, drains and stops them
 //! endpoints     "tcp:8080:interface=127.0.0.1" parsed into typed descriptions (sans-IO)
-//! protocols     basic framing: sans-IO cores for lines, length prefixes, netstrings
-//! net           Protocol, Transport, factories; TCP and Unix streams, UDP
+//! protocols     framing cores (lines, length prefixes, netstrings) and their adapter;
+//!               policies, the PROXY protocol, wire protocols, finger
+//! net           Protocol, Transport, factories, the one protocol wrapper; TCP and Unix
+//!               streams over a sans-IO stream state, UDP
 //! process       child processes: spawn_process, ProcessProtocol, get_process_output
 //! threads       the reactor's thread pool: defer_to_thread, blocking_call_from_thread
 //! reactor       the loop: readiness backends, timers, system events, signals, wakeups, tasks
